@@ -1,0 +1,123 @@
+"""Frozen domain objects that cross the boundary between the Teams edge and the services.
+
+The Teams edge (``bot/teams``) turns Bot Framework activities into these objects and turns
+the services' answers back into activities. Nothing here imports botbuilder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+ConversationKind = Literal["channel", "groupChat", "personal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A Teams user as the bot sees them (ids only; the display name is never stored)."""
+
+    teams_id: str  # "29:..." Bot Framework user id
+    aad_object_id: str | None = None  # Entra object id
+    name: str = ""  # display name, used only to address the person on a card
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """Where a conversation lives, enough to send into it later (proactive messages)."""
+
+    conversation_id: str
+    kind: ConversationKind
+    service_url: str
+    tenant_id: str | None = None
+    bot_id: str = ""
+    team_id: str | None = None
+    channel_id: str | None = None
+    thread_root_id: str | None = None  # set for a reply inside a channel thread
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file or card attached to a message (content never kept)."""
+
+    content_type: str
+    name: str = ""
+    content_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A message (new or edited) that a person posted where the bot can see it."""
+
+    activity_id: str
+    conversation: ConversationRef
+    sender: Person
+    text: str  # plain text: HTML and <at> mentions stripped, for the rules
+    original_text: str  # as received, for replies only; never stored or logged
+    is_reply: bool = False
+    is_edit: bool = False
+    mentions_bot: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    locale: str = "ja-JP"
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstallEvent:
+    """The app was installed or the bot added to a conversation (or members joined)."""
+
+    activity_id: str
+    conversation: ConversationRef
+    actor: Person | None
+    action: Literal["add", "remove"]
+    bot_added: bool  # True when the bot itself was added (welcome card time)
+    added_members: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CardAction:
+    """An Adaptive Card Action.Execute (``adaptiveCard/action`` invoke)."""
+
+    activity_id: str
+    conversation: ConversationRef
+    sender: Person
+    verb: str
+    data: dict[str, Any] = field(default_factory=dict)
+    card_activity_id: str | None = None  # replyToId: the message carrying the card
+    trigger: Literal["manual", "automatic"] = "manual"
+
+
+class Delivery(str, Enum):
+    """How an outgoing card or text should reach people."""
+
+    REPLY = "reply"  # into the same conversation (1:1 chat: the normal reply)
+    TARGETED = "targeted"  # seen by the sender alone; falls back as the rule says
+    PERSONAL = "personal"  # the person's 1:1 chat with the bot
+    THREAD = "thread"  # a visible reply in the channel thread
+    LOG_ONLY = "log-only"  # nothing is sent
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """Something the bot wants to send; the edge decides the REST calls."""
+
+    conversation: ConversationRef
+    card: dict[str, Any] | None = None
+    text: str | None = None
+    delivery: Delivery = Delivery.REPLY
+    recipient: Person | None = None  # the person for TARGETED / PERSONAL
+    fallback: tuple[Delivery, ...] = (Delivery.PERSONAL,)
+    replaces_activity_id: str | None = None  # update an earlier message in place
+    delete_activity_id: str | None = None  # delete an earlier message
+    tag: str = ""  # e.g. "nudge:<finding-key>", lets services learn the sent activity id
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeResult:
+    """The answer to an invoke: HTTP status and the Universal Actions body."""
+
+    status: int = 200
+    card: dict[str, Any] | None = None  # application/vnd.microsoft.card.adaptive
+    message: str | None = None  # application/vnd.microsoft.activity.message
+    error_code: int | None = None  # for application/vnd.microsoft.error
+    error_message: str | None = None
