@@ -1,0 +1,1 @@
+"""Services: what the bot does with each event, independent of the Teams edge."""

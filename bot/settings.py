@@ -1,0 +1,258 @@
+"""The bot's settings: one typed object read from the environment and validated at start-up.
+
+Bot Framework settings keep the names Azure and the Bot Framework SDKs use (``MicrosoftAppId``,
+``ChannelService``...), so an App Service configuration written for another Bot Framework bot
+works unchanged. Every other setting is an upper-case environment variable.
+
+A wrong value stops the bot at start-up with one line per problem (see ``load_settings``);
+nothing silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Public and US Government cloud defaults, as in botframework-connector's AuthenticationConstants
+# and GovernmentConstants (copied so that this module, which the whole code base imports, does
+# not pull in botbuilder).
+PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+PUBLIC_TOKEN_ISSUER = "https://api.botframework.com"
+PUBLIC_LOGIN_URL_PREFIX = "https://login.microsoftonline.com/"
+PUBLIC_OAUTH_SCOPE = "https://api.botframework.com"
+GOVERNMENT_CHANNEL_SERVICE = "https://botframework.azure.us"
+GOVERNMENT_OPENID_METADATA_URL = "https://login.botframework.azure.us/v1/.well-known/openidconfiguration"
+GOVERNMENT_TOKEN_ISSUER = "https://api.botframework.us"
+GOVERNMENT_LOGIN_URL_PREFIX = "https://login.microsoftonline.us/"
+GOVERNMENT_OAUTH_SCOPE = "https://api.botframework.us"
+DEFAULT_CHANNEL_AUTH_TENANT = "botframework.com"
+GOVERNMENT_CHANNEL_AUTH_TENANT = "MicrosoftServices.onmicrosoft.us"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+AppType = Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"]
+Environment = Literal["development", "test", "staging", "production"]
+
+
+class SettingsError(Exception):
+    """The environment holds wrong values; ``problems`` has one readable line per value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("https://", "http://")) and len(value) > len("https://")
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False,
+        extra="ignore",
+        use_attribute_docstrings=True,
+        populate_by_name=False,
+        frozen=True,
+    )
+
+    # ------------------------------------------------------------------ Bot Framework identity
+    microsoft_app_id: str = Field("", validation_alias="MicrosoftAppId")
+    """The bot's Entra app (client) id. Empty means local mode: no authentication, loopback only."""
+
+    microsoft_app_password: SecretStr = Field(SecretStr(""), validation_alias="MicrosoftAppPassword")
+    """The app's client secret (not used with UserAssignedMSI)."""
+
+    microsoft_app_type: AppType = Field("MultiTenant", validation_alias="MicrosoftAppType")
+    """SingleTenant, MultiTenant or UserAssignedMSI, as chosen when the Azure Bot was created."""
+
+    microsoft_app_tenant_id: str = Field("", validation_alias="MicrosoftAppTenantId")
+    """The Entra tenant owning the app; required for SingleTenant and UserAssignedMSI."""
+
+    # ------------------------------------------------------ Bot Framework endpoints (clouds)
+    channel_service: str = Field("", validation_alias="ChannelService")
+    """Empty for the public cloud, ``https://botframework.azure.us`` for US Government."""
+
+    to_bot_from_channel_openid_metadata_url: str = Field(
+        "", validation_alias="ToBotFromChannelOpenIdMetadataUrl"
+    )
+    """OpenID metadata whose JWKS signs the channel's tokens; empty: the cloud's default."""
+
+    to_bot_from_channel_token_issuer: str = Field("", validation_alias="ToBotFromChannelTokenIssuer")
+    """The ``iss`` the channel's tokens must carry; empty: the cloud's default."""
+
+    to_channel_from_bot_login_url: str = Field("", validation_alias="ToChannelFromBotLoginUrl")
+    """Authority for outgoing tokens (msal); empty: login.microsoftonline.com/<tenant>."""
+
+    to_channel_from_bot_oauth_scope: str = Field("", validation_alias="ToChannelFromBotOAuthScope")
+    """Scope (resource) of outgoing tokens without ``/.default``; empty: the cloud's default."""
+
+    # ------------------------------------------------------------------ inbound endpoint
+    port: int = Field(3978, ge=1, le=65535, validation_alias="PORT")
+    """TCP port the web server listens on."""
+
+    host: str = Field("0.0.0.0", validation_alias="HOST")
+    """Interface the web server binds to."""
+
+    allowed_tenant_ids: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="ALLOWED_TENANT_IDS")
+    """Comma-separated Entra tenant ids allowed to talk to the bot (403 for others); empty: any."""
+
+    auth_clock_skew_seconds: int = Field(300, ge=0, le=900, validation_alias="AUTH_CLOCK_SKEW_SECONDS")
+    """Leeway for the token's exp/nbf (the Bot Framework documents 5 minutes of clock skew)."""
+
+    openid_refresh_min_interval_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias="OPENID_REFRESH_MIN_INTERVAL_SECONDS"
+    )
+    """An unknown key id triggers a fresh JWKS fetch at most once per this many seconds."""
+
+    openid_max_age_seconds: int = Field(86400, ge=60, le=7 * 86400, validation_alias="OPENID_MAX_AGE_SECONDS")
+    """Signing keys older than this are fetched again (the Bot Framework asks for daily)."""
+
+    # ------------------------------------------------------------------ runtime
+    environment: Environment = Field("development", validation_alias="ENVIRONMENT")
+    """development, test, staging or production; production refuses local mode."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
+    """Root log level."""
+
+    # ------------------------------------------------------------------ storage and rules
+    database_url: str = Field("sqlite+aiosqlite:///./data/bot.db", validation_alias="DATABASE_URL")
+    """SQLAlchemy async URL (sqlite+aiosqlite:// or postgresql+asyncpg://)."""
+
+    rules_dir: Path = Field(Path("rules"), validation_alias="RULES_DIR")
+    """Directory holding the policy rules' YAML files."""
+
+    # ------------------------------------------------------------------ services (lead)
+    # Nudge, WG-admin and portal settings are added here by the services.
+
+    # ------------------------------------------------------------------ validators
+    @field_validator("microsoft_app_id", "microsoft_app_tenant_id", mode="after")
+    @classmethod
+    def _guid_or_empty(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _GUID.match(value):
+            raise ValueError("must be a GUID such as 00000000-0000-0000-0000-000000000000")
+        return value
+
+    @field_validator("allowed_tenant_ids", mode="before")
+    @classmethod
+    def _split_tenants(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
+        if isinstance(value, list | tuple):
+            wrong = [item for item in value if not isinstance(item, str) or not _GUID.match(item)]
+            if wrong:
+                raise ValueError(f"not tenant GUIDs: {', '.join(map(str, wrong))}")
+            return tuple(item.lower() for item in value)
+        return value
+
+    @field_validator(
+        "channel_service",
+        "to_bot_from_channel_openid_metadata_url",
+        "to_bot_from_channel_token_issuer",
+        "to_channel_from_bot_login_url",
+        "to_channel_from_bot_oauth_scope",
+        mode="after",
+    )
+    @classmethod
+    def _url_or_empty(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _is_url(value):
+            raise ValueError("must be an http(s) URL or empty")
+        return value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = []
+        if self.local_mode and self.environment == "production":
+            problems.append("MicrosoftAppId: required when ENVIRONMENT=production (local mode is refused)")
+        if self.microsoft_app_id:
+            if self.microsoft_app_type in ("SingleTenant", "UserAssignedMSI") and not self.microsoft_app_tenant_id:
+                problems.append(f"MicrosoftAppTenantId: required when MicrosoftAppType={self.microsoft_app_type}")
+            if (
+                self.microsoft_app_type != "UserAssignedMSI"
+                and not self.microsoft_app_password.get_secret_value()
+            ):
+                problems.append(f"MicrosoftAppPassword: required when MicrosoftAppType={self.microsoft_app_type}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def local_mode(self) -> bool:
+        """No app id: unauthenticated requests are accepted, from loopback only."""
+        return not self.microsoft_app_id
+
+    @property
+    def is_government(self) -> bool:
+        """The bot runs in the US Government cloud."""
+        return self.channel_service.rstrip("/").lower() == GOVERNMENT_CHANNEL_SERVICE
+
+    @property
+    def openid_metadata_url(self) -> str:
+        """Where the channel's signing keys are announced."""
+        if self.to_bot_from_channel_openid_metadata_url:
+            return self.to_bot_from_channel_openid_metadata_url
+        return GOVERNMENT_OPENID_METADATA_URL if self.is_government else PUBLIC_OPENID_METADATA_URL
+
+    @property
+    def token_issuer(self) -> str:
+        """The ``iss`` claim inbound channel tokens must carry."""
+        if self.to_bot_from_channel_token_issuer:
+            return self.to_bot_from_channel_token_issuer
+        return GOVERNMENT_TOKEN_ISSUER if self.is_government else PUBLIC_TOKEN_ISSUER
+
+    @property
+    def login_authority(self) -> str:
+        """msal authority for outgoing tokens (tenant-specific for SingleTenant/MSI)."""
+        if self.to_channel_from_bot_login_url:
+            return self.to_channel_from_bot_login_url.rstrip("/")
+        prefix = GOVERNMENT_LOGIN_URL_PREFIX if self.is_government else PUBLIC_LOGIN_URL_PREFIX
+        if self.microsoft_app_type == "MultiTenant" or not self.microsoft_app_tenant_id:
+            tenant = GOVERNMENT_CHANNEL_AUTH_TENANT if self.is_government else DEFAULT_CHANNEL_AUTH_TENANT
+        else:
+            tenant = self.microsoft_app_tenant_id
+        return prefix + tenant
+
+    @property
+    def oauth_scope(self) -> str:
+        """msal scope for outgoing tokens (``<resource>/.default``)."""
+        resource = self.to_channel_from_bot_oauth_scope or (
+            GOVERNMENT_OAUTH_SCOPE if self.is_government else PUBLIC_OAUTH_SCOPE
+        )
+        return resource.rstrip("/") + "/.default"
+
+
+def _problem_lines(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if location:
+            shown = "" if "Password" in location else f" (got {item['input']!r})"
+            lines.append(f"{location}: {message}{shown}")
+        else:
+            # model-level checks join several problems with "; " (each already names its variable)
+            lines.extend(part.strip() for part in message.split("; "))
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; raise ``SettingsError`` listing every wrong value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_problem_lines(error)) from None

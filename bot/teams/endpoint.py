@@ -1,0 +1,199 @@
+"""``POST /api/messages``: checks, authenticates and parses a request, then routes the activity.
+
+The order of the checks is chosen so that nothing costly happens for a request that will be
+refused: content type (415), declared size (413), the token (401, cached), the body's size and
+JSON (413/400), the token's ties to the activity (401), the tenant (403). Every refusal is a
+short JSON body; nothing a client sends can produce a 5xx or a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from bot.metrics import Metrics
+from bot.teams import convert
+from bot.teams.auth import FAILURE_MESSAGES, AuthFailure, ChannelTokenValidator, ValidatedToken, is_loopback
+from bot.teams.openid import SigningKeysUnavailable
+from bot.teams.routing import ActivityRouter
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+RECENT_ACTIVITY_CAPACITY = 10_000
+ROUTE_LABEL = "/api/messages"
+
+Answer = tuple[int, dict[str, Any] | None]  # HTTP status and JSON body (None: no body)
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": code, "message": message}).encode()
+
+
+_FAILURE_BODIES = {reason: _error_body(reason, message) for reason, message in FAILURE_MESSAGES.items()}
+_UNSUPPORTED_TYPE = _error_body("unsupported_media_type", "Content-Type must be application/json")
+_TOO_LARGE = _error_body("payload_too_large", f"body larger than {MAX_BODY_BYTES} bytes")
+_NOT_JSON = _error_body("bad_request", "body is not a JSON object")
+_KEYS_UNAVAILABLE = _error_body("unavailable", "signing keys unavailable, try again later")
+
+
+def _json(status: int, body: bytes) -> web.Response:
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+class RecentActivities:
+    """A bounded record of activities being or already handled, for dropping redeliveries.
+
+    Each entry holds the future answer, so a redelivered invoke gets the same answer as the
+    first delivery, even while the first is still being handled.
+    """
+
+    def __init__(self, capacity: int = RECENT_ACTIVITY_CAPACITY) -> None:
+        self._capacity = capacity
+        self._answers: dict[tuple[str, ...], asyncio.Future[Answer]] = {}
+
+    def claim(self, key: tuple[str, ...]) -> tuple[bool, asyncio.Future[Answer]]:
+        """(True, new future) for a first delivery; (False, the first's future) for a repeat."""
+        existing = self._answers.get(key)
+        if existing is not None:
+            return False, existing
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._answers[key] = future
+        if len(self._answers) > self._capacity:
+            del self._answers[next(iter(self._answers))]
+        return True, future
+
+    def forget(self, key: tuple[str, ...]) -> None:
+        """Drop a claim so that a redelivery is handled again."""
+        self._answers.pop(key, None)
+
+
+def dedupe_key(activity: dict[str, Any]) -> tuple[str, ...] | None:
+    """What makes a delivery unique: type, conversation and id (plus the time, for edits)."""
+    activity_id = activity.get("id")
+    if not isinstance(activity_id, str) or not activity_id:
+        return None
+    conversation_id = activity.get("conversation", {})
+    conversation_id = conversation_id.get("id") if isinstance(conversation_id, dict) else None
+    kind = activity.get("type")
+    key = (
+        kind if isinstance(kind, str) else "",
+        conversation_id if isinstance(conversation_id, str) else "",
+        activity_id,
+        convert.event_type(activity),
+    )
+    if kind == convert.MESSAGE_UPDATE or key[3] == convert.EDIT_EVENT:
+        # an edit keeps the message's id; each edit has its own timestamp
+        timestamp = activity.get("timestamp")
+        key += (timestamp if isinstance(timestamp, str) else "",)
+    return key
+
+
+class MessagesEndpoint:
+    """The Bot Framework messaging endpoint."""
+
+    def __init__(
+        self,
+        router: ActivityRouter,
+        metrics: Metrics,
+        *,
+        validator: ChannelTokenValidator | None,
+        allowed_tenant_ids: frozenset[str] = frozenset(),
+    ) -> None:
+        self._router = router
+        self._metrics = metrics
+        self._validator = validator  # None: local mode (loopback only, no token)
+        self._allowed_tenants = allowed_tenant_ids
+        self._recent = RecentActivities()
+        self._latency = metrics.http_request_duration_seconds.labels(ROUTE_LABEL)
+        self._requests: dict[int, Any] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """aiohttp handler for POST /api/messages."""
+        started = time.perf_counter()
+        response = await self._answer(request)
+        self._latency.observe(time.perf_counter() - started)
+        counter = self._requests.get(response.status)
+        if counter is None:
+            counter = self._requests[response.status] = self._metrics.http_requests_total.labels(
+                ROUTE_LABEL, str(response.status)
+            )
+        counter.inc()
+        return response
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return _json(415, _UNSUPPORTED_TYPE)
+        declared = request.content_length
+        if declared is not None and declared > MAX_BODY_BYTES:
+            return _json(413, _TOO_LARGE)
+        token: ValidatedToken | None = None
+        try:
+            if self._validator is not None:
+                token = await self._validator.validate(request.headers.get("Authorization"))
+            elif not is_loopback(request.remote):
+                raise AuthFailure("not_loopback")
+        except AuthFailure as failure:
+            return self._refuse(failure)
+        except SigningKeysUnavailable:
+            return _json(503, _KEYS_UNAVAILABLE)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _json(413, _TOO_LARGE)
+        try:
+            activity = json.loads(body)
+        except (ValueError, RecursionError):
+            return _json(400, _NOT_JSON)
+        if not isinstance(activity, dict):
+            return _json(400, _NOT_JSON)
+        try:
+            if token is not None:
+                token.check_activity(activity.get("serviceUrl"), activity.get("channelId"))
+            if self._allowed_tenants and (convert.tenant_id(activity) or "").lower() not in self._allowed_tenants:
+                raise AuthFailure("tenant_not_allowed", status=403)
+        except AuthFailure as failure:
+            return self._refuse(failure)
+        kind = activity.get("type")
+        self._metrics.count_activity(kind if isinstance(kind, str) else "other")
+        status, answer = await self._route_once(activity)
+        if answer is None:
+            return web.Response(status=status)
+        return web.json_response(answer, status=status)
+
+    async def _route_once(self, activity: dict[str, Any]) -> Answer:
+        key = dedupe_key(activity)
+        if key is None:
+            return await self._route(activity)
+        first, future = self._recent.claim(key)
+        if not first:
+            self._metrics.duplicate_activities_total.inc()
+            return await asyncio.shield(future)
+        try:
+            answer = await self._route(activity)
+        except BaseException:
+            # cancelled (server shutting down): let a redelivery try again
+            self._recent.forget(key)
+            future.set_result((503, None))
+            raise
+        future.set_result(answer)
+        return answer
+
+    async def _route(self, activity: dict[str, Any]) -> Answer:
+        try:
+            return 200, await self._router.route(activity)
+        except convert.InvalidActivity as problem:
+            return 400, {"error": "bad_request", "message": str(problem)}
+        except Exception:
+            # a bug in conversion; the client still gets a clean answer and the log the traceback
+            log.exception("reading an activity of type %r failed", str(activity.get("type"))[:40])
+            return 400, {"error": "bad_request", "message": "activity could not be read"}
+
+    def _refuse(self, failure: AuthFailure) -> web.Response:
+        self._metrics.auth_failures_total.labels(failure.reason).inc()
+        return _json(failure.status, _FAILURE_BODIES[failure.reason])

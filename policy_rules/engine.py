@@ -1,0 +1,197 @@
+"""The rule set: evaluates a message against every enabled rule and returns findings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from policy_rules.errors import MESSAGES, RuleIssue
+from policy_rules.identifiers import AllowSets
+from policy_rules.kinds import compile_patterns
+from policy_rules.loader import load_rule_specs
+from policy_rules.model import Finding, MessageInput
+from policy_rules.normalize import MatchView, build_view
+from policy_rules.registry import DETECTOR_KINDS
+from policy_rules.schema import Example, Nudge, RuleSpec
+
+logger = logging.getLogger(__name__)
+_QUOTE_MAX = 40
+
+
+class _SafeDict(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class ExampleFailure:
+    """An example that did not behave as its rule says."""
+
+    rule_id: str
+    file: str
+    should_fire: bool
+    text: str
+
+
+class Rule:
+    """A loaded rule: its YAML spec plus compiled matchers."""
+
+    def __init__(self, spec: RuleSpec, source: str) -> None:
+        self.spec = spec
+        self.source = source
+        self._unless = compile_patterns(spec.unless_any)
+        self._allow_phrases = compile_patterns(spec.allow.phrases)
+        self._allow_sets = AllowSets(spec.allow.phone_numbers, spec.allow.addresses, spec.allow.email_domains)
+        self._detectors = [(DETECTOR_KINDS[d.kind], d) for d in spec.detectors]
+        self._types = frozenset(spec.conversation_types)
+
+    id = property(lambda self: self.spec.id)
+    title_ja = property(lambda self: self.spec.title_ja)
+    explanation_ja = property(lambda self: self.spec.explanation_ja)
+    policy_section = property(lambda self: self.spec.policy_section)
+    severity = property(lambda self: self.spec.severity)
+    enabled = property(lambda self: self.spec.enabled)
+    conversation_types = property(lambda self: tuple(self.spec.conversation_types))
+    delivery = property(lambda self: self.spec.delivery)
+    howto_topic = property(lambda self: self.spec.howto_topic)
+
+    @property
+    def nudge(self) -> Nudge:
+        """The nudge templates (title, body, suggestion)."""
+        return self.spec.nudge
+
+    def applies_to(self, message: MessageInput) -> bool:
+        """True when the rule is enabled and scoped to the message's conversation type."""
+        return self.spec.enabled and message.conversation_type in self._types
+
+    def find(self, view: MatchView, message: MessageInput) -> list[Finding]:
+        """Run the rule's detectors on one message; an error skips this rule only."""
+        if self._unless is not None and self._unless.search(view.text):
+            return []
+        findings: list[Finding] = []
+        for kind, options in self._detectors:
+            try:
+                hits = list(kind.detect(view, message, options, self._allow_sets))
+            except Exception as exc:  # a broken detector must not take the others down
+                # the message text must never reach the log: type and frames only
+                logger.error(
+                    "detector failed rule=%s kind=%s error=%s\n%s",
+                    self.id,
+                    kind.name,
+                    type(exc).__name__,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
+                return []
+            for hit in hits:
+                if hit.view_span:
+                    if self.spec.skip_quoted and view.in_quote(hit.start, hit.end):
+                        continue
+                    if self._allow_phrases is not None and self._allow_phrases.search(view.text, hit.start, hit.end):
+                        continue
+                    start, end = view.to_original(hit.start, hit.end)
+                else:
+                    start, end = hit.start, hit.end
+                quote = hit.label if hit.label is not None else view.original[start:end][:_QUOTE_MAX]
+                findings.append(Finding(self.id, self.severity, start, end, quote, hit.category))
+        return findings
+
+    def render_nudge(self, finding: Finding) -> dict[str, str]:
+        """Fill the nudge templates with the finding's values."""
+        values = _SafeDict(
+            quote=finding.quote,
+            title=self.title_ja,
+            rule_id=self.id,
+            category=finding.category or "",
+            policy_section=self.policy_section,
+            howto_topic=self.howto_topic or "",
+        )
+        return {
+            "title": self.nudge.title.format_map(values),
+            "body": self.nudge.body.format_map(values),
+            "suggestion": self.nudge.suggestion.format_map(values),
+        }
+
+
+def example_message(example: Example, rule: Rule) -> MessageInput:
+    """The MessageInput an example stands for (its type defaults to the rule's first type)."""
+    return MessageInput(
+        text=example.text,
+        conversation_type=example.type or rule.spec.conversation_types[0],
+        is_reply=example.reply,
+        attachments=tuple((a.contentType, a.name) for a in example.attachments),
+    )
+
+
+class RuleSet:
+    """The loaded rules; ``evaluate`` is pure and thread-safe."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._rules = {rule.id: rule for rule in rules}
+        canonical = json.dumps(
+            [r.spec.model_dump(mode="json") for r in sorted(self._rules.values(), key=lambda r: r.id)],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        self.version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def rules(self) -> list[Rule]:
+        """All rules, enabled or not, in load order."""
+        return list(self._rules.values())
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (KeyError when unknown)."""
+        return self._rules[rule_id]
+
+    def evaluate(self, message: MessageInput) -> list[Finding]:
+        """Every finding of every applicable rule, ordered by position then rule id."""
+        view: MatchView | None = None
+        findings: list[Finding] = []
+        for rule in self._rules.values():
+            if not rule.applies_to(message):
+                continue
+            if view is None:
+                view = build_view(message.text)
+            findings.extend(rule.find(view, message))
+        findings.sort(key=lambda f: (f.start, f.rule_id))
+        return findings
+
+    def fired_rule_ids(self, message: MessageInput) -> list[str]:
+        """Ids of the rules that fire, each once, in rule order."""
+        fired = {f.rule_id for f in self.evaluate(message)}
+        return [rule_id for rule_id in self._rules if rule_id in fired]
+
+    def check_examples(self) -> list[ExampleFailure]:
+        """Run every rule's examples; return the ones that misbehave."""
+        failures: list[ExampleFailure] = []
+        for rule in self._rules.values():
+            for should_fire, examples in ((True, rule.spec.examples.fire), (False, rule.spec.examples.no_fire)):
+                for example in examples:
+                    message = example_message(example, rule)
+                    fired = bool(rule.find(build_view(message.text), message))
+                    if fired != should_fire:
+                        failures.append(ExampleFailure(rule.id, rule.source, should_fire, example.text))
+        return failures
+
+
+def example_issue(failure: ExampleFailure) -> RuleIssue:
+    """An example failure as a bilingual issue."""
+    ja, en = MESSAGES["example_should_fire" if failure.should_fire else "example_should_not_fire"]
+    path = f"rules[{failure.rule_id}].examples.{'fire' if failure.should_fire else 'no_fire'}"
+    return RuleIssue(failure.file, None, path, f"{ja}: {failure.text!r}", f"{en}: {failure.text!r}")
+
+
+def load_rule_set(extra_dirs: Iterable[Path] = (), include_defaults: bool = True) -> RuleSet:
+    """Load the packaged default rules plus rules from ``extra_dirs`` (same id overrides)."""
+    specs = load_rule_specs(extra_dirs, include_defaults=include_defaults)
+    return RuleSet(Rule(spec, source) for spec, source in specs)
+
+
+_ = (re, Any)

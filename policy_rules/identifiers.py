@@ -1,0 +1,193 @@
+"""Validated identifiers of personal data, found in the matching view.
+
+Each finder returns (start, end) spans of the view. Digits in the view are ASCII and every
+hyphen-like mark between digits is already ``-`` (see policy_rules.normalize).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+Span = tuple[int, int]
+
+# ---------------------------------------------------------------- マイナンバー (個人番号)
+_TWELVE_DIGITS_RE = re.compile(r"(?<![\d-])(\d{4})-?(\d{4})-?(\d{4})(?![\d-]|-\d)")
+
+
+def my_number_check_digit_ok(digits: str) -> bool:
+    """True when the 12-digit string carries a valid マイナンバー check digit."""
+    if len(digits) != 12 or not digits.isdigit():
+        return False
+    body = [int(c) for c in digits[:11]]
+    total = 0
+    for n in range(1, 12):  # n counts from the right of the first 11 digits
+        p = body[11 - n]
+        q = n + 1 if n <= 6 else n - 5
+        total += p * q
+    remainder = total % 11
+    check = 0 if remainder <= 1 else 11 - remainder
+    return check == int(digits[11])
+
+
+def find_my_numbers(text: str) -> Iterator[Span]:
+    """Spans of 12-digit numbers (separators allowed) with a valid check digit."""
+    for m in _TWELVE_DIGITS_RE.finditer(text):
+        if my_number_check_digit_ok("".join(m.groups())):
+            yield m.span()
+
+
+# ---------------------------------------------------------------- 電話番号
+_PHONE_RE = re.compile(
+    r"(?<![\d-])(?:"
+    r"0[5789]0-?\d{4}-?\d{4}"  # mobile and IP phones: 11 digits
+    r"|\(0\d{1,4}\)-?\d{1,4}-\d{4}"
+    r"|0\d{1,4}-\d{1,4}-\d{4}"  # landline with area code, separated
+    r"|0\d{9}"  # landline written without separators
+    r")(?![\d]|-\d)"
+)
+_NON_PERSONAL_PREFIXES = ("0120", "0800", "0570", "0990")
+_EXTENSION_BEFORE_RE = re.compile(r"(?:内線|ないせん|ext\.?)[:：]?$", re.IGNORECASE)
+
+
+def digits_only(value: str) -> str:
+    """Digits of a string, in order."""
+    return "".join(c for c in value if c.isdigit())
+
+
+def find_phone_numbers(text: str, allowed: frozenset[str]) -> Iterator[Span]:
+    """Spans of phone numbers that are not allow-listed, free-dial or extensions."""
+    for m in _PHONE_RE.finditer(text):
+        digits = digits_only(m.group())
+        if digits.startswith(_NON_PERSONAL_PREFIXES) or digits in allowed:
+            continue
+        if _EXTENSION_BEFORE_RE.search(text, max(0, m.start() - 4), m.start()):
+            continue
+        yield m.span()
+
+
+# ---------------------------------------------------------------- 生年月日
+_NUM = r"\d{1,4}"
+_ERA = r"(?:明治|大正|昭和|平成|令和|[mtshr]\.?)"
+_DATE = (
+    rf"(?:(?:19|20)\d{{2}}\s?(?:年|/|\.|-)\s?\d{{1,2}}\s?(?:月|/|\.|-)\s?\d{{1,2}}日?"
+    rf"|{_ERA}\s?(?:\d{{1,2}}|元)\s?(?:年|\.|/|-)\s?\d{{1,2}}\s?(?:月|\.|/|-)\s?\d{{1,2}}日?)"
+)
+_BIRTH_AFTER_RE = re.compile(rf"(?:生年月日|誕生日|生まれ|出生日)(?:は|が|:|:|の方は|、|\s){{0,3}}({_DATE})", re.I)
+_BIRTH_BEFORE_RE = re.compile(rf"({_DATE})\s?(?:生まれ|生|うまれ)(?!活|産|徒|涯|成)", re.I)
+
+
+def find_birth_dates(text: str) -> Iterator[Span]:
+    """Spans of full dates (year, month, day) tied to 生年月日・生まれ・誕生日."""
+    if not any(w in text for w in ("生", "誕")):
+        return
+    seen: set[Span] = set()
+    for regex in (_BIRTH_AFTER_RE, _BIRTH_BEFORE_RE):
+        for m in regex.finditer(text):
+            span = m.span(1)
+            if span not in seen:
+                seen.add(span)
+                yield span
+
+
+# ---------------------------------------------------------------- 住所
+_KANJI_DIGITS = "〇一二三四五六七八九"
+_N = r"[0-9〇一二三四五六七八九十百千]+"
+_PLACE = r"[一-龥々ぁ-ゖ]{1,12}?"
+_ADDRESS_RE = re.compile(
+    rf"{_PLACE}(?:町|村|字)?{_N}丁目(?:{_N}(?:番地?|-)(?:{_N}(?:号|-{_N})?)?)(?:号)?"
+    rf"|{_PLACE}(?:町|村|字){_N}番地(?:の?{_N})?"
+    rf"|{_PLACE}(?:町|村|字){_N}番{_N}号"
+    rf"|{_PLACE}(?:町|村|字)\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?(?![\d-])"
+)
+
+
+def kanji_number_to_int(value: str) -> int:
+    """Convert 千二百三十四 or 二〇 or 12 to an int."""
+    if value.isdigit():
+        return int(value)
+    if all(c in _KANJI_DIGITS for c in value):
+        return int("".join(str(_KANJI_DIGITS.index(c)) for c in value))
+    total, current = 0, 0
+    units = {"十": 10, "百": 100, "千": 1000}
+    for c in value:
+        if c in units:
+            total += (current or 1) * units[c]
+            current = 0
+        elif c in _KANJI_DIGITS:
+            current = _KANJI_DIGITS.index(c)
+        elif c.isdigit():
+            current = current * 10 + int(c)
+    return total + current
+
+
+_NUMBER_TOKEN_RE = re.compile(_N)
+
+
+def canonical_address(value: str) -> str:
+    """Canonical form for allow-list comparison: Arabic numerals joined by '-', no city prefix."""
+    text = re.sub(r"^.*?[都道府県]", "", value)
+    text = re.sub(r"^.*?[市郡]", "", text)
+    text = _NUMBER_TOKEN_RE.sub(lambda m: str(kanji_number_to_int(m.group())), text)
+    text = re.sub(r"丁目|番地の?|番|号|の", "-", text)
+    return re.sub(r"-+", "-", text).strip("-")
+
+
+def find_addresses(text: str, allowed: frozenset[str]) -> Iterator[Span]:
+    """Spans of street addresses down to the block or house number, except allow-listed ones."""
+    if not any(c in text for c in "町村字丁番"):
+        return
+    for m in _ADDRESS_RE.finditer(text):
+        canon = canonical_address(m.group())
+        if any(canon == a or canon.endswith(a) or a.endswith(canon) for a in allowed if canon):
+            continue
+        yield m.span()
+
+
+# ---------------------------------------------------------------- 口座番号
+_ACCOUNT_RE = re.compile(r"口座(?:番号|no\.?|#)?\s?(?:は|が|を|:|:|、|\s){0,3}(\d{7})(?![\d,])", re.I)
+
+
+def find_bank_accounts(text: str) -> Iterator[Span]:
+    """Spans of 7-digit account numbers tied to 口座(番号)."""
+    if "口座" not in text:
+        return
+    for m in _ACCOUNT_RE.finditer(text):
+        yield m.span(1)
+
+
+# ---------------------------------------------------------------- メールアドレス
+_EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+)", re.I)
+
+
+def find_emails(text: str, allowed_domains: frozenset[str]) -> Iterator[Span]:
+    """Spans of e-mail addresses whose domain is not allow-listed (subdomains included)."""
+    if "@" not in text:
+        return
+    for m in _EMAIL_RE.finditer(text):
+        domain = m.group(1).lower().rstrip(".")
+        if any(domain == d or domain.endswith("." + d) for d in allowed_domains):
+            continue
+        yield m.span()
+
+
+IdentifierFinder = Callable[[str, "AllowSets"], Iterator[Span]]
+
+
+class AllowSets:
+    """Allow-lists prepared for fast comparison."""
+
+    def __init__(self, phone_numbers: list[str], addresses: list[str], email_domains: list[str]) -> None:
+        self.phone_digits = frozenset(digits_only(p) for p in phone_numbers)
+        self.addresses = frozenset(canonical_address(a) for a in addresses)
+        self.email_domains = frozenset(d.lower().lstrip("@.") for d in email_domains)
+
+
+IDENTIFIERS: dict[str, tuple[str, IdentifierFinder]] = {
+    "my_number": ("マイナンバー", lambda text, allow: find_my_numbers(text)),
+    "phone_number": ("電話番号", lambda text, allow: find_phone_numbers(text, allow.phone_digits)),
+    "birth_date": ("生年月日", lambda text, allow: find_birth_dates(text)),
+    "address": ("住所", lambda text, allow: find_addresses(text, allow.addresses)),
+    "bank_account": ("口座番号", lambda text, allow: find_bank_accounts(text)),
+    "email_address": ("メールアドレス", lambda text, allow: find_emails(text, allow.email_domains)),
+}

@@ -1,0 +1,353 @@
+"""The built-in detector kinds. Each is one function plus its options model.
+
+Patterns in options are regular expressions over the matching view (see policy_rules.normalize);
+they are folded like the view, so 「オッケー」「ｵｯｹｰ」「おっけー」 are one pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from policy_rules.identifiers import IDENTIFIERS, AllowSets
+from policy_rules.model import Hit, MessageInput
+from policy_rules.normalize import MatchView, fold_pattern
+from policy_rules.registry import detector_kind
+
+# After a phrase, these words mean it is being discussed, not said:
+# 「お疲れ様です」は省略 / 電話くださいと言われた / 了解という返事
+DEFAULT_TOPIC_GUARD = (
+    r"(?:と(?:言|い[わうっえ]|書|伝え|返|お願いされ|打)|って(?:言|い[わうっえ]|書|返)|という|とか|など"
+    r"|は(?:省略|不要|やめ|禁止|避け|使わ|いら|なし|無し|nG|ng)|を(?:使|省略|やめ|避け|書)|だけの|のような|みたいな)"
+)
+
+
+def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
+    """Fold and join patterns into one case-insensitive regex (None when empty)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fold_pattern(p)})" for p in patterns), re.IGNORECASE)
+
+
+def _check_regexes(values: list[str]) -> list[str]:
+    for index, value in enumerate(values):
+        try:
+            re.compile(fold_pattern(value))
+        except re.error as exc:
+            raise ValueError(f"正規表現が不正です (invalid regular expression) #{index}: {value!r}: {exc}") from exc
+    return values
+
+
+class KindOptions(BaseModel):
+    """Common base: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- phrase_set
+class PhraseSetOptions(KindOptions):
+    """Phrases (regexes) that fire wherever they appear in the chosen scope."""
+
+    kind: Literal["phrase_set"]
+    phrases: list[str] = Field(min_length=1)
+    scope: Literal["message", "opening", "first_line"] = "message"
+    opening_sentences: int = Field(default=2, ge=1, le=10)
+    full_line: bool = False
+    not_followed_by: list[str] = Field(default_factory=list)
+    topic_guard: bool = True
+    _phrases: re.Pattern[str] = PrivateAttr()
+    _not_followed: re.Pattern[str] | None = PrivateAttr(default=None)
+    _guard: re.Pattern[str] = PrivateAttr()
+
+    _validate_phrases = field_validator("phrases", "not_followed_by")(_check_regexes)
+
+    def model_post_init(self, context: Any) -> None:
+        """Compile once."""
+        body = "|".join(f"(?:{fold_pattern(p)})" for p in self.phrases)
+        if self.full_line:
+            body = rf"^\s*(?:{body})\s*[、,。.!:]?\s*$"
+        self._phrases = re.compile(body, re.IGNORECASE | re.MULTILINE)
+        self._not_followed = compile_patterns(self.not_followed_by)
+        self._guard = re.compile(DEFAULT_TOPIC_GUARD, re.IGNORECASE)
+
+
+def _followed_by(regex: re.Pattern[str] | None, text: str, pos: int) -> bool:
+    return regex is not None and regex.match(text, pos) is not None
+
+
+@detector_kind("phrase_set", PhraseSetOptions)
+def detect_phrase_set(view: MatchView, message: MessageInput, options: PhraseSetOptions, allow: Any) -> Iterator[Hit]:
+    """Fire on each phrase found in the scope (message, opening sentences or first line)."""
+    text = view.text
+    limit = len(text)
+    start_at = 0
+    if options.scope == "opening":
+        sentences = view.sentences[: options.opening_sentences]
+        limit = sentences[-1].end if sentences else 0
+    elif options.scope == "first_line":
+        lines = view.lines
+        if not lines:
+            return
+        start_at, limit = lines[0].start, lines[0].end
+    for m in options._phrases.finditer(text, start_at, limit):
+        if m.end() == m.start():
+            continue
+        if _followed_by(options._not_followed, text, m.end()):
+            continue
+        if options.topic_guard and _followed_by(options._guard, text, m.end()):
+            continue
+        yield Hit(m.start(), m.end())
+
+
+# ---------------------------------------------------------------- whole_message
+class WholeMessageOptions(KindOptions):
+    """Fires when the whole message is nothing but these phrases (plus allowed fillers)."""
+
+    kind: Literal["whole_message"]
+    phrases: list[str] = Field(min_length=1)
+    fillers: list[str] = Field(default_factory=list)
+    separators: str = r"[\s、,。.!?！？…・〜~ー:;♪☆★＊*]+"
+    _token: re.Pattern[str] = PrivateAttr()
+
+    _validate = field_validator("phrases", "fillers")(_check_regexes)
+
+    def model_post_init(self, context: Any) -> None:
+        """Compile the token grammar once: separator | filler | phrase."""
+        phrases = "|".join(f"(?:{fold_pattern(p)})" for p in self.phrases)
+        fillers = "|".join(f"(?:{fold_pattern(p)})" for p in self.fillers) or r"(?!)"
+        self._token = re.compile(
+            rf"(?P<sep>{self.separators})|(?P<filler>{fillers})|(?P<phrase>{phrases})", re.IGNORECASE
+        )
+
+
+@detector_kind("whole_message", WholeMessageOptions)
+def detect_whole_message(
+    view: MatchView, message: MessageInput, options: WholeMessageOptions, allow: Any
+) -> Iterator[Hit]:
+    """Fire once, over the whole message, when every token is a phrase, a filler or a separator."""
+    text = view.text
+    if not text or len(text) > 200:
+        return
+    pos, found, first, last = 0, False, -1, -1
+    token = options._token
+    while pos < len(text):
+        m = token.match(text, pos)
+        if m is None or m.end() == pos:
+            return
+        if m.lastgroup == "phrase":
+            found = True
+            if first < 0:
+                first = m.start()
+            last = m.end()
+        pos = m.end()
+    if found:
+        yield Hit(first, last)
+
+
+# ---------------------------------------------------------------- pattern_context
+class PatternContextOptions(KindOptions):
+    """Patterns that fire only with a context word nearby (same sentence or whole message)."""
+
+    kind: Literal["pattern_context"]
+    patterns: list[str] = Field(min_length=1)
+    context_any: list[str] = Field(default_factory=list)
+    context_scope: Literal["sentence", "message"] = "sentence"
+    topic_guard: bool = True
+    _patterns: re.Pattern[str] = PrivateAttr()
+    _context: re.Pattern[str] | None = PrivateAttr(default=None)
+    _guard: re.Pattern[str] = PrivateAttr()
+
+    _validate = field_validator("patterns", "context_any")(_check_regexes)
+
+    def model_post_init(self, context: Any) -> None:
+        """Compile once."""
+        compiled = compile_patterns(self.patterns)
+        assert compiled is not None
+        self._patterns = compiled
+        self._context = compile_patterns(self.context_any)
+        self._guard = re.compile(DEFAULT_TOPIC_GUARD, re.IGNORECASE)
+
+
+@detector_kind("pattern_context", PatternContextOptions)
+def detect_pattern_context(
+    view: MatchView, message: MessageInput, options: PatternContextOptions, allow: Any
+) -> Iterator[Hit]:
+    """Fire on a pattern when a context word is in its sentence (or anywhere, by option)."""
+    text = view.text
+    for m in options._patterns.finditer(text):
+        if m.end() == m.start():
+            continue
+        if options.topic_guard and _followed_by(options._guard, text, m.end()):
+            continue
+        if options._context is not None:
+            if options.context_scope == "message":
+                if not options._context.search(text):
+                    continue
+            else:
+                sentence = next(
+                    (s for s in view.sentences if s.start <= m.start() < s.end), None
+                )
+                lo, hi = (sentence.start, sentence.end) if sentence else (m.start(), m.end())
+                if not options._context.search(text, lo, hi):
+                    continue
+        yield Hit(m.start(), m.end())
+
+
+# ---------------------------------------------------------------- step_by_step
+class StepByStepOptions(KindOptions):
+    """An explanation written as steps (①②, 1. 2., →) that also gives instructions."""
+
+    kind: Literal["step_by_step"]
+    step_markers: list[str] = Field(default_factory=lambda: [r"[①-⑳]", r"(?m)^\s*\d{1,2}[.)、]", r"→", r"(?m)^\s*\(\d\)"])
+    min_steps: int = Field(default=2, ge=1)
+    instructions: list[str] = Field(min_length=1)
+    min_steps_with_two_instructions: int = Field(default=1, ge=0)
+    not_if_any: list[str] = Field(default_factory=list)
+    _markers: re.Pattern[str] = PrivateAttr()
+    _instructions: re.Pattern[str] = PrivateAttr()
+    _not_if: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    _validate = field_validator("step_markers", "instructions", "not_if_any")(_check_regexes)
+
+    def model_post_init(self, context: Any) -> None:
+        """Compile once."""
+        markers = compile_patterns(self.step_markers)
+        instructions = compile_patterns(self.instructions)
+        assert markers is not None and instructions is not None
+        self._markers, self._instructions = markers, instructions
+        self._not_if = compile_patterns(self.not_if_any)
+
+
+@detector_kind("step_by_step", StepByStepOptions)
+def detect_step_by_step(
+    view: MatchView, message: MessageInput, options: StepByStepOptions, allow: Any
+) -> Iterator[Hit]:
+    """Fire once over the message when it reads as a how-to explanation."""
+    text = view.text
+    steps = len(options._markers.findall(text))
+    if steps == 0:
+        return
+    instructions = options._instructions.findall(text)
+    if not instructions:
+        return
+    enough = steps >= options.min_steps or (
+        len(instructions) >= 2 and steps >= options.min_steps_with_two_instructions
+    )
+    if not enough:
+        return
+    if options._not_if is not None and options._not_if.search(text):
+        return
+    yield Hit(0, len(text))
+
+
+# ---------------------------------------------------------------- signature_block
+class SignatureBlockOptions(KindOptions):
+    """A closing block of affiliation and name set off by separator lines or carrying a contact line."""
+
+    kind: Literal["signature_block"]
+    separator_line: str = r"[-=_━─―‐~*＊・]{4,}"
+    affiliation: list[str] = Field(min_length=1)
+    contact: list[str] = Field(min_length=1)
+    max_block_lines: int = Field(default=6, ge=1)
+    max_line_length: int = Field(default=40, ge=5)
+    _separator: re.Pattern[str] = PrivateAttr()
+    _affiliation: re.Pattern[str] = PrivateAttr()
+    _contact: re.Pattern[str] = PrivateAttr()
+
+    _validate = field_validator("affiliation", "contact")(_check_regexes)
+
+    def model_post_init(self, context: Any) -> None:
+        """Compile once."""
+        self._separator = re.compile(rf"^\s*(?:{self.separator_line})\s*$")
+        aff, contact = compile_patterns(self.affiliation), compile_patterns(self.contact)
+        assert aff is not None and contact is not None
+        self._affiliation, self._contact = aff, contact
+
+
+@detector_kind("signature_block", SignatureBlockOptions)
+def detect_signature_block(
+    view: MatchView, message: MessageInput, options: SignatureBlockOptions, allow: Any
+) -> Iterator[Hit]:
+    """Fire on the trailing block when it holds an affiliation line and separators or a contact line."""
+    lines = view.lines
+    if len(lines) < 2:
+        return
+    is_separator = options._separator.match
+    end = len(lines)
+    while end > 0 and is_separator(lines[end - 1].text):
+        end -= 1
+    opening = next(
+        (k for k in range(end - 1, max(-1, end - 1 - options.max_block_lines), -1) if is_separator(lines[k].text)),
+        None,
+    )
+    if opening is not None:
+        block = lines[opening + 1 : end]
+        needs_contact = False
+    else:
+        # without a separator only the last lines can sign, and never the whole message
+        start = end
+        while start > 1 and end - start < 3 and len(lines[start - 1].text) <= options.max_line_length:
+            start -= 1
+        block = lines[start:end]
+        needs_contact = True
+    if not block or any(len(line.text) > options.max_line_length for line in block):
+        return
+    if not any(options._affiliation.search(line.text) for line in block):
+        return
+    if needs_contact and not any(options._contact.search(line.text) for line in block):
+        return
+    yield Hit(block[0].start, block[-1].end)
+
+
+# ---------------------------------------------------------------- personal_data
+IdentifierName = Literal["my_number", "phone_number", "birth_date", "address", "bank_account", "email_address"]
+
+
+class PersonalDataOptions(KindOptions):
+    """Validated identifiers of personal data; the rule's allow-lists apply."""
+
+    kind: Literal["personal_data"]
+    identifiers: list[IdentifierName] = Field(min_length=1)
+
+
+@detector_kind("personal_data", PersonalDataOptions)
+def detect_personal_data(
+    view: MatchView, message: MessageInput, options: PersonalDataOptions, allow: AllowSets
+) -> Iterator[Hit]:
+    """Fire on each identifier found; the quote is the category label, never the datum."""
+    for name in options.identifiers:
+        label, finder = IDENTIFIERS[name]
+        for start, end in finder(view.text, allow):
+            yield Hit(start, end, label=label, category=name)
+
+
+# ---------------------------------------------------------------- attachment_type
+class AttachmentTypeOptions(KindOptions):
+    """Attachments by content type prefix or file-name extension (case-insensitive)."""
+
+    kind: Literal["attachment_type"]
+    content_type_prefixes: list[str] = Field(default_factory=list)
+    extensions: list[str] = Field(default_factory=list)
+    label: str = "添付ファイル"
+
+    @field_validator("extensions")
+    @classmethod
+    def _dotted(cls, values: list[str]) -> list[str]:
+        return [v.lower() if v.startswith(".") else "." + v.lower() for v in values]
+
+
+@detector_kind("attachment_type", AttachmentTypeOptions)
+def detect_attachment_type(
+    view: MatchView, message: MessageInput, options: AttachmentTypeOptions, allow: Any
+) -> Iterator[Hit]:
+    """Fire once per matching attachment; the span is empty (attachments have no text offsets)."""
+    prefixes = tuple(p.lower() for p in options.content_type_prefixes)
+    extensions = tuple(options.extensions)
+    for content_type, name in message.attachments:
+        if (content_type or "").lower().startswith(prefixes) if prefixes else False:
+            yield Hit(0, 0, label=options.label, category="attachment", view_span=False)
+        elif extensions and (name or "").lower().strip().endswith(extensions):
+            yield Hit(0, 0, label=options.label, category="attachment", view_span=False)

@@ -1,0 +1,128 @@
+"""Database set-up: URLs, SQLite durability settings, migrations (also concurrent), the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from bot.storage import Database, UnsupportedDatabase, normalize_url
+from bot.storage.models import metadata
+
+from .conftest import PostgresDatabases
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("given", "driver", "database"),
+    [
+        ("sqlite:///data/bot.db", "sqlite+aiosqlite", "data/bot.db"),
+        ("sqlite:////var/lib/bot/bot.db", "sqlite+aiosqlite", "/var/lib/bot/bot.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite", "x.db"),
+        ("postgresql://u:p@db:5432/bot", "postgresql+asyncpg", "bot"),
+        ("postgres://u:p@db/bot", "postgresql+asyncpg", "bot"),
+        ("postgresql+psycopg://u@db/bot", "postgresql+asyncpg", "bot"),
+    ],
+)
+def test_urls_are_mapped_to_the_async_drivers(given: str, driver: str, database: str) -> None:
+    url = normalize_url(given)
+    assert (url.drivername, url.database) == (driver, database)
+
+
+@pytest.mark.parametrize("given", ["mysql://u@h/db", "sqlite://", "sqlite:///:memory:", "oracle://h/db"])
+def test_unsupported_urls_are_refused_with_a_reason(given: str) -> None:
+    with pytest.raises(UnsupportedDatabase):
+        normalize_url(given)
+
+
+async def test_sqlite_connections_are_durable_and_patient(tmp_path: Path) -> None:
+    db = Database.connect(f"sqlite:///{tmp_path / 'sub' / 'bot.db'}")
+    try:
+        async with db.read() as conn:
+            pragmas = {
+                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+            }
+        assert pragmas == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 30000, "foreign_keys": 1}
+    finally:
+        await db.close()
+
+
+async def test_ping_answers_true_and_false(database_url: str, tmp_path: Path) -> None:
+    db = Database.connect(database_url)
+    dead = Database.connect("postgresql://postgres@127.0.0.1:1/nowhere")
+    try:
+        assert await db.ping() is True
+        assert await dead.ping() is False
+    finally:
+        await db.close()
+        await dead.close()
+
+
+async def test_migrate_is_idempotent(db: Database) -> None:
+    await db.migrate()
+    await db.migrate()
+    assert await db.current_revision() == "0001"
+
+
+def _diff(connection: sa.Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_models_match_the_migrations(db: Database) -> None:
+    async with db.read() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def _two_replicas_migrate(url: str) -> None:
+    first, second = Database.connect(url), Database.connect(url)
+    try:
+        await asyncio.gather(first.migrate(), second.migrate())
+        assert await first.current_revision() == "0001"
+        async with second.read() as conn:
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_two_replicas_migrating_a_fresh_sqlite_file_at_once(tmp_path: Path) -> None:
+    await _two_replicas_migrate(f"sqlite:///{tmp_path / 'fresh.db'}")
+
+
+@pytest.mark.postgres
+def test_two_replicas_migrating_a_fresh_postgres_database_at_once(postgres_databases: PostgresDatabases) -> None:
+    asyncio.run(_two_replicas_migrate(postgres_databases.create()))
+
+
+def test_two_processes_migrating_at_once_with_the_cli(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {**os.environ, "DATABASE_URL": url}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot.storage", "upgrade"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert "revision 0001" in out
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.storage", "current"], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "0001"
