@@ -107,14 +107,16 @@ def welcome_card(
                 ),
             ]
         ),
-        container([text("ポリシーの3つの柱", weight="Bolder"), text("\n".join(f"- {p}" for p in POLICY_PARTS))]),
+        container([text("ポリシーの3つの柱", weight="Bolder"), text("\n\n".join(POLICY_PARTS))]),
         container(
             [
                 text("オンボーディング：Microsoft365の使い方", weight="Bolder"),
                 text(_howto_lines(howto_urls)),
             ]
         ),
-        subtle("ヒントが合わないときは、カードの「違うと思う」や「このヒントを表示しない」を押してください。"),
+        subtle(
+            "ヒントが合わないときは、カードの「違うと思う」や「このヒントを表示しない」を押してください。"
+        ),
     ]
     links = []
     if portal_url:
@@ -123,7 +125,9 @@ def welcome_card(
         links.append(open_url("コミュニケーションポリシー", policy_url))
     if links:
         body.append(action_set(links))
-    return card(body, _command_buttons(), fallbackText="コミュニケーションポリシーのお手伝いをするボットです。")
+    return card(
+        body, _command_buttons(), fallbackText="コミュニケーションポリシーのお手伝いをするボットです。"
+    )
 
 
 def help_card(admin_commands: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
@@ -163,7 +167,9 @@ def rules_card(rules: Sequence[tuple[str, str, str, bool]]) -> dict[str, Any]:
     return card(body, [execute("設定", verbs.COMMAND_SETTINGS)], fallbackText="ヒントのルール一覧")
 
 
-def settings_card(snoozed_until: datetime | None, opted_out_rules: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def settings_card(
+    snoozed_until: datetime | None, opted_out_rules: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
     """The 設定 card: today's snooze and the hidden rules, each with a button to undo it."""
     body: list[Element] = [heading("あなたの設定")]
     if snoozed_until is not None:
@@ -183,7 +189,9 @@ def settings_card(snoozed_until: datetime | None, opted_out_rules: Sequence[tupl
                             "type": "Column",
                             "width": "auto",
                             "items": [
-                                action_set([execute("また表示する", verbs.SETTINGS_OPTIN, {"rule_id": rule_id})])
+                                action_set(
+                                    [execute("また表示する", verbs.SETTINGS_OPTIN, {"rule_id": rule_id})]
+                                )
                             ],
                         },
                     ],

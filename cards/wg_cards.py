@@ -66,7 +66,7 @@ def _nominee_inputs(
     def field(name: str) -> str:
         return nominee_field(wg.id, slot, name)
 
-    status_value = values.get(field("status")) or ("continuing" if wg.continuing_members and slot == 1 else "new")
+    status_value = values.get(field("status")) or "new"
     items: list[Element] = [text(f"{slot}人目", weight="Bolder", size="Small")]
     items += with_errors(
         {
@@ -79,7 +79,9 @@ def _nominee_inputs(
         errors,
     )
     items += with_errors(
-        _people_picker(field("aad"), "職員（Teams で検索）", values.get(field("aad"), ""), values.get(field("name"), "")),
+        _people_picker(
+            field("aad"), "職員（Teams で検索）", values.get(field("aad"), ""), values.get(field("name"), "")
+        ),
         errors,
     )
     items += with_errors(
@@ -142,7 +144,10 @@ def nomination_request_card(
         section: list[Element] = [
             heading(wg.name),
             text(wg.purpose, isSubtle=True, size="Small"),
-            subtle(f"{wg.selection_label}・{quota}名まで" + ("・昨年度メンバーの継続をお願いする場合があります" if wg.continuing_members else "")),
+            subtle(
+                f"{wg.selection_label}・{quota}名まで"
+                + ("・昨年度メンバーの継続をお願いする場合があります" if wg.continuing_members else "")
+            ),
         ]
         wg_message = (errors or {}).get(wg.id)
         if wg_message:
@@ -152,7 +157,11 @@ def nomination_request_card(
         body.append(container(section, separator=True, spacing="Large", id=f"wg-{wg.id}"))
     data = {"campaign_id": campaign.id, "department_code": department.code}
     title = "変更を提出する" if existing else "提出する"
-    return card(body, [execute(title, verbs.NOMINATION_SUBMIT, data, style="positive")], fallbackText=f"{campaign.title}のお願い")
+    return card(
+        body,
+        [execute(title, verbs.NOMINATION_SUBMIT, data, style="positive")],
+        fallbackText=f"{campaign.title}のお願い",
+    )
 
 
 def open_application_card(
@@ -175,7 +184,13 @@ def open_application_card(
         *_form_errors(errors),
     ]
     body += with_errors(
-        {"type": "Input.Text", "id": "name", "label": "氏名", "maxLength": NAME_MAX, "value": shown.get("name", "")},
+        {
+            "type": "Input.Text",
+            "id": "name",
+            "label": "氏名",
+            "maxLength": NAME_MAX,
+            "value": shown.get("name", ""),
+        },
         errors,
     )
     body += with_errors(
@@ -238,7 +253,11 @@ def open_application_card(
     )
     data = {"campaign_id": campaign.id, "wg_id": wg.id}
     title = "変更を提出する" if existing else "応募する"
-    return card(body, [execute(title, verbs.APPLICATION_SUBMIT, data, style="positive")], fallbackText=f"{wg.name} メンバー募集")
+    return card(
+        body,
+        [execute(title, verbs.APPLICATION_SUBMIT, data, style="positive")],
+        fallbackText=f"{wg.name} メンバー募集",
+    )
 
 
 def submission_receipt_card(
@@ -252,7 +271,13 @@ def submission_receipt_card(
     """What was received from a department, with edit and withdraw buttons until the deadline."""
     body: list[Element] = [
         heading("推薦を受け付けました ✅"),
-        facts([("所属", department.name), ("受付日時", jst(nomination.submitted_at)), ("締切", jst(campaign.deadline))]),
+        facts(
+            [
+                ("所属", department.name),
+                ("受付日時", jst(nomination.submitted_at)),
+                ("締切", jst(campaign.deadline)),
+            ]
+        ),
     ]
     for wg in catalogue:
         nominees = nomination.for_wg(wg.id)
@@ -278,7 +303,12 @@ def submission_receipt_card(
 
 
 def application_receipt_card(
-    campaign: Campaign, wg: WorkingGroup, application: OpenApplication, directory: DepartmentDirectory, *, now: datetime
+    campaign: Campaign,
+    wg: WorkingGroup,
+    application: OpenApplication,
+    directory: DepartmentDirectory,
+    *,
+    now: datetime,
 ) -> dict[str, Any]:
     """What was received from an applicant, with edit and withdraw buttons until the deadline."""
     department = directory.get(application.department_code)
@@ -323,6 +353,14 @@ def campaign_status_card(status: CampaignStatus, refresh_user_ids: Sequence[str]
         facts([("締切", jst(campaign.deadline)), ("更新", jst(status.as_of))]),
     ]
     for progress in status.wgs:
+        if progress.note:
+            body.append(
+                container(
+                    [text(progress.wg_name, weight="Bolder"), text(progress.note, isSubtle=True)],
+                    separator=True,
+                )
+            )
+            continue
         if progress.applications is not None:
             body.append(
                 container(
@@ -336,7 +374,9 @@ def campaign_status_card(status: CampaignStatus, refresh_user_ids: Sequence[str]
             text(f"{progress.wg_name}　{done} / {expected} 所属 提出済み", weight="Bolder"),
         ]
         if progress.missing:
-            items.append(text(f"未提出（{len(progress.missing)}）：{'、'.join(progress.missing)}", color="attention"))
+            items.append(
+                text(f"未提出（{len(progress.missing)}）：{'、'.join(progress.missing)}", color="attention")
+            )
         else:
             items.append(text("全所属が提出済みです 🎉", color="good"))
         if progress.submitted:
@@ -346,7 +386,8 @@ def campaign_status_card(status: CampaignStatus, refresh_user_ids: Sequence[str]
     return card(
         body,
         [refresh_action],
-        refresh={"action": dict(refresh_action), "userIds": list(refresh_user_ids)},
+        # Teams runs an automatic refresh for at most 60 listed users; admins are a handful.
+        refresh={"action": dict(refresh_action), "userIds": list(refresh_user_ids)[:60]},
         fallbackText=f"{campaign.title} 提出状況",
     )
 
@@ -360,7 +401,11 @@ def reminder_card(campaign: Campaign, department: Department, wgs: Sequence[Work
         subtle("行き違いで提出済みの場合はご容赦ください。"),
     ]
     data = {"campaign_id": campaign.id, "department_code": department.code}
-    return card(body, [execute("推薦フォームを開く", verbs.NOMINATION_OPEN, data)], fallbackText="WGメンバー推薦のリマインド")
+    return card(
+        body,
+        [execute("推薦フォームを開く", verbs.NOMINATION_OPEN, data)],
+        fallbackText="WGメンバー推薦のリマインド",
+    )
 
 
 def open_application_announcement_card(campaign: Campaign, wgs: Sequence[WorkingGroup]) -> dict[str, Any]:
@@ -368,10 +413,16 @@ def open_application_announcement_card(campaign: Campaign, wgs: Sequence[Working
     body: list[Element] = [heading(f"{campaign.title}：公募WGのご案内", size="Large")]
     buttons = []
     for wg in wgs:
-        body.append(container([text(wg.name, weight="Bolder"), text(wg.purpose, isSubtle=True)], separator=True))
+        body.append(
+            container([text(wg.name, weight="Bolder"), text(wg.purpose, isSubtle=True)], separator=True)
+        )
         if wg.themes:
             body.append(text("テーマ：" + "、".join(wg.themes), size="Small"))
-        buttons.append(execute(f"{wg.name}に応募する", verbs.APPLICATION_OPEN, {"campaign_id": campaign.id, "wg_id": wg.id}))
+        buttons.append(
+            execute(
+                f"{wg.name}に応募する", verbs.APPLICATION_OPEN, {"campaign_id": campaign.id, "wg_id": wg.id}
+            )
+        )
     body.append(facts([("締切", jst(campaign.deadline))]))
     if buttons:
         body.append(action_set(buttons))

@@ -49,7 +49,7 @@ class Rule:
         self._unless = compile_patterns(spec.unless_any)
         self._allow_phrases = compile_patterns(spec.allow.phrases)
         self._allow_sets = AllowSets(spec.allow.phone_numbers, spec.allow.addresses, spec.allow.email_domains)
-        self._detectors = [(DETECTOR_KINDS[d.kind], d) for d in spec.detectors]
+        self._detectors = [(DETECTOR_KINDS[d.kind], d.prepare()) for d in spec.detectors]
         self._types = frozenset(spec.conversation_types)
 
     id = property(lambda self: self.spec.id)
@@ -175,7 +175,7 @@ class RuleSet:
             for should_fire, examples in ((True, rule.spec.examples.fire), (False, rule.spec.examples.no_fire)):
                 for example in examples:
                     message = example_message(example, rule)
-                    fired = bool(rule.find(build_view(message.text), message))
+                    fired = rule.applies_to(message) and bool(rule.find(build_view(message.text), message))
                     if fired != should_fire:
                         failures.append(ExampleFailure(rule.id, rule.source, should_fire, example.text))
         return failures
@@ -194,4 +194,4 @@ def load_rule_set(extra_dirs: Iterable[Path] = (), include_defaults: bool = True
     return RuleSet(Rule(spec, source) for spec, source in specs)
 
 
-_ = (re, Any)
+

@@ -59,7 +59,11 @@ def find_phone_numbers(text: str, allowed: frozenset[str]) -> Iterator[Span]:
     """Spans of phone numbers that are not allow-listed, free-dial or extensions."""
     for m in _PHONE_RE.finditer(text):
         digits = digits_only(m.group())
-        if digits.startswith(_NON_PERSONAL_PREFIXES) or digits in allowed:
+        # free-dial and navi-dial numbers belong to businesses; 0800-000-0000 is free-dial
+        # but 080-0000-0000 is a mobile, so 0800 needs its own digit group
+        if digits.startswith(_NON_PERSONAL_PREFIXES) and (not digits.startswith("0800") or m.group()[4:5] == "-"):
+            continue
+        if digits in allowed:
             continue
         if _EXTENSION_BEFORE_RE.search(text, max(0, m.start() - 4), m.start()):
             continue
@@ -95,10 +99,10 @@ _KANJI_DIGITS = "〇一二三四五六七八九"
 _N = r"[0-9〇一二三四五六七八九十百千]+"
 _PLACE = r"[一-龥々ぁ-ゖ]{1,12}?"
 _ADDRESS_RE = re.compile(
-    rf"{_PLACE}(?:町|村|字)?{_N}丁目(?:{_N}(?:番地?|-)(?:{_N}(?:号|-{_N})?)?)(?:号)?"
-    rf"|{_PLACE}(?:町|村|字){_N}番地(?:の?{_N})?"
-    rf"|{_PLACE}(?:町|村|字){_N}番{_N}号"
-    rf"|{_PLACE}(?:町|村|字)\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?(?![\d-])"
+    rf"{_PLACE}{_N}丁目(?:{_N}(?:番地?|-)(?:{_N}(?:号|-{_N})?)?)(?:号)?"
+    rf"|{_PLACE}{_N}番地(?:の?{_N})?"
+    rf"|{_PLACE}{_N}番{_N}号"
+    rf"|{_PLACE}(?:町|村|字)(?:[一-龥々]{{1,4}})?\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?(?![\d-])"
 )
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from policy_rules.identifiers import IDENTIFIERS, AllowSets
 from policy_rules.model import Hit, MessageInput
@@ -25,11 +26,14 @@ DEFAULT_TOPIC_GUARD = (
 )
 
 
+_GUARD_RE = re.compile(DEFAULT_TOPIC_GUARD, re.IGNORECASE)
+
+
 def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
     """Fold and join patterns into one case-insensitive regex (None when empty)."""
     if not patterns:
         return None
-    return re.compile("|".join(f"(?:{fold_pattern(p)})" for p in patterns), re.IGNORECASE)
+    return re.compile("|".join(f"(?:{fold_pattern(p)})" for p in patterns), re.IGNORECASE | re.MULTILINE)
 
 
 def _check_regexes(values: list[str]) -> list[str]:
@@ -46,6 +50,10 @@ class KindOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def prepare(self) -> SimpleNamespace:
+        """Plain, fast-to-read copy of the options with compiled matchers."""
+        return SimpleNamespace(**dict(self))
+
 
 # ---------------------------------------------------------------- phrase_set
 class PhraseSetOptions(KindOptions):
@@ -58,20 +66,19 @@ class PhraseSetOptions(KindOptions):
     full_line: bool = False
     not_followed_by: list[str] = Field(default_factory=list)
     topic_guard: bool = True
-    _phrases: re.Pattern[str] = PrivateAttr()
-    _not_followed: re.Pattern[str] | None = PrivateAttr(default=None)
-    _guard: re.Pattern[str] = PrivateAttr()
-
     _validate_phrases = field_validator("phrases", "not_followed_by")(_check_regexes)
 
-    def model_post_init(self, context: Any) -> None:
-        """Compile once."""
+    def prepare(self) -> SimpleNamespace:
+        """Compile once into plain attributes (pydantic private attributes are slow to read)."""
         body = "|".join(f"(?:{fold_pattern(p)})" for p in self.phrases)
         if self.full_line:
             body = rf"^\s*(?:{body})\s*[、,。.!:]?\s*$"
-        self._phrases = re.compile(body, re.IGNORECASE | re.MULTILINE)
-        self._not_followed = compile_patterns(self.not_followed_by)
-        self._guard = re.compile(DEFAULT_TOPIC_GUARD, re.IGNORECASE)
+        return SimpleNamespace(
+            **dict(self),
+            phrases_re=re.compile(body, re.IGNORECASE | re.MULTILINE),
+            not_followed_re=compile_patterns(self.not_followed_by),
+            guard_re=_GUARD_RE if self.topic_guard else None,
+        )
 
 
 def _followed_by(regex: re.Pattern[str] | None, text: str, pos: int) -> bool:
@@ -92,12 +99,12 @@ def detect_phrase_set(view: MatchView, message: MessageInput, options: PhraseSet
         if not lines:
             return
         start_at, limit = lines[0].start, lines[0].end
-    for m in options._phrases.finditer(text, start_at, limit):
+    for m in options.phrases_re.finditer(text, start_at, limit):
         if m.end() == m.start():
             continue
-        if _followed_by(options._not_followed, text, m.end()):
+        if _followed_by(options.not_followed_re, text, m.end()):
             continue
-        if options.topic_guard and _followed_by(options._guard, text, m.end()):
+        if _followed_by(options.guard_re, text, m.end()):
             continue
         yield Hit(m.start(), m.end())
 
@@ -110,17 +117,19 @@ class WholeMessageOptions(KindOptions):
     phrases: list[str] = Field(min_length=1)
     fillers: list[str] = Field(default_factory=list)
     separators: str = r"[\s、,。.!?！？…・〜~ー:;♪☆★＊*]+"
-    _token: re.Pattern[str] = PrivateAttr()
-
     _validate = field_validator("phrases", "fillers")(_check_regexes)
 
-    def model_post_init(self, context: Any) -> None:
+    @field_validator("separators")
+    @classmethod
+    def _separators_compile(cls, value: str) -> str:
+        return _check_regexes([value])[0]
+
+    def prepare(self) -> SimpleNamespace:
         """Compile the token grammar once: separator | filler | phrase."""
         phrases = "|".join(f"(?:{fold_pattern(p)})" for p in self.phrases)
         fillers = "|".join(f"(?:{fold_pattern(p)})" for p in self.fillers) or r"(?!)"
-        self._token = re.compile(
-            rf"(?P<sep>{self.separators})|(?P<filler>{fillers})|(?P<phrase>{phrases})", re.IGNORECASE
-        )
+        token = re.compile(rf"(?P<sep>{self.separators})|(?P<filler>{fillers})|(?P<phrase>{phrases})", re.IGNORECASE)
+        return SimpleNamespace(**dict(self), token_re=token)
 
 
 @detector_kind("whole_message", WholeMessageOptions)
@@ -132,7 +141,7 @@ def detect_whole_message(
     if not text or len(text) > 200:
         return
     pos, found, first, last = 0, False, -1, -1
-    token = options._token
+    token = options.token_re
     while pos < len(text):
         m = token.match(text, pos)
         if m is None or m.end() == pos:
@@ -156,19 +165,16 @@ class PatternContextOptions(KindOptions):
     context_any: list[str] = Field(default_factory=list)
     context_scope: Literal["sentence", "message"] = "sentence"
     topic_guard: bool = True
-    _patterns: re.Pattern[str] = PrivateAttr()
-    _context: re.Pattern[str] | None = PrivateAttr(default=None)
-    _guard: re.Pattern[str] = PrivateAttr()
-
     _validate = field_validator("patterns", "context_any")(_check_regexes)
 
-    def model_post_init(self, context: Any) -> None:
+    def prepare(self) -> SimpleNamespace:
         """Compile once."""
-        compiled = compile_patterns(self.patterns)
-        assert compiled is not None
-        self._patterns = compiled
-        self._context = compile_patterns(self.context_any)
-        self._guard = re.compile(DEFAULT_TOPIC_GUARD, re.IGNORECASE)
+        return SimpleNamespace(
+            **dict(self),
+            patterns_re=compile_patterns(self.patterns),
+            context_re=compile_patterns(self.context_any),
+            guard_re=_GUARD_RE if self.topic_guard else None,
+        )
 
 
 @detector_kind("pattern_context", PatternContextOptions)
@@ -177,21 +183,21 @@ def detect_pattern_context(
 ) -> Iterator[Hit]:
     """Fire on a pattern when a context word is in its sentence (or anywhere, by option)."""
     text = view.text
-    for m in options._patterns.finditer(text):
+    for m in options.patterns_re.finditer(text):
         if m.end() == m.start():
             continue
-        if options.topic_guard and _followed_by(options._guard, text, m.end()):
+        if _followed_by(options.guard_re, text, m.end()):
             continue
-        if options._context is not None:
+        if options.context_re is not None:
             if options.context_scope == "message":
-                if not options._context.search(text):
+                if not options.context_re.search(text):
                     continue
             else:
                 sentence = next(
                     (s for s in view.sentences if s.start <= m.start() < s.end), None
                 )
                 lo, hi = (sentence.start, sentence.end) if sentence else (m.start(), m.end())
-                if not options._context.search(text, lo, hi):
+                if not options.context_re.search(text, lo, hi):
                     continue
         yield Hit(m.start(), m.end())
 
@@ -201,24 +207,21 @@ class StepByStepOptions(KindOptions):
     """An explanation written as steps (①②, 1. 2., →) that also gives instructions."""
 
     kind: Literal["step_by_step"]
-    step_markers: list[str] = Field(default_factory=lambda: [r"[①-⑳]", r"(?m)^\s*\d{1,2}[.)、]", r"→", r"(?m)^\s*\(\d\)"])
+    step_markers: list[str] = Field(default_factory=lambda: [r"[①-⑳]", r"^\s*\d{1,2}[.)、]", r"→", r"^\s*\(\d\)"])
     min_steps: int = Field(default=2, ge=1)
     instructions: list[str] = Field(min_length=1)
     min_steps_with_two_instructions: int = Field(default=1, ge=0)
     not_if_any: list[str] = Field(default_factory=list)
-    _markers: re.Pattern[str] = PrivateAttr()
-    _instructions: re.Pattern[str] = PrivateAttr()
-    _not_if: re.Pattern[str] | None = PrivateAttr(default=None)
-
     _validate = field_validator("step_markers", "instructions", "not_if_any")(_check_regexes)
 
-    def model_post_init(self, context: Any) -> None:
+    def prepare(self) -> SimpleNamespace:
         """Compile once."""
-        markers = compile_patterns(self.step_markers)
-        instructions = compile_patterns(self.instructions)
-        assert markers is not None and instructions is not None
-        self._markers, self._instructions = markers, instructions
-        self._not_if = compile_patterns(self.not_if_any)
+        return SimpleNamespace(
+            **dict(self),
+            markers_re=compile_patterns(self.step_markers),
+            instructions_re=compile_patterns(self.instructions),
+            not_if_re=compile_patterns(self.not_if_any),
+        )
 
 
 @detector_kind("step_by_step", StepByStepOptions)
@@ -227,10 +230,10 @@ def detect_step_by_step(
 ) -> Iterator[Hit]:
     """Fire once over the message when it reads as a how-to explanation."""
     text = view.text
-    steps = len(options._markers.findall(text))
+    steps = len(options.markers_re.findall(text))
     if steps == 0:
         return
-    instructions = options._instructions.findall(text)
+    instructions = options.instructions_re.findall(text)
     if not instructions:
         return
     enough = steps >= options.min_steps or (
@@ -238,7 +241,7 @@ def detect_step_by_step(
     )
     if not enough:
         return
-    if options._not_if is not None and options._not_if.search(text):
+    if options.not_if_re is not None and options.not_if_re.search(text):
         return
     yield Hit(0, len(text))
 
@@ -253,18 +256,21 @@ class SignatureBlockOptions(KindOptions):
     contact: list[str] = Field(min_length=1)
     max_block_lines: int = Field(default=6, ge=1)
     max_line_length: int = Field(default=40, ge=5)
-    _separator: re.Pattern[str] = PrivateAttr()
-    _affiliation: re.Pattern[str] = PrivateAttr()
-    _contact: re.Pattern[str] = PrivateAttr()
-
     _validate = field_validator("affiliation", "contact")(_check_regexes)
 
-    def model_post_init(self, context: Any) -> None:
+    @field_validator("separator_line")
+    @classmethod
+    def _separator_compiles(cls, value: str) -> str:
+        return _check_regexes([value])[0]
+
+    def prepare(self) -> SimpleNamespace:
         """Compile once."""
-        self._separator = re.compile(rf"^\s*(?:{self.separator_line})\s*$")
-        aff, contact = compile_patterns(self.affiliation), compile_patterns(self.contact)
-        assert aff is not None and contact is not None
-        self._affiliation, self._contact = aff, contact
+        return SimpleNamespace(
+            **dict(self),
+            separator_re=re.compile(rf"^\s*(?:{fold_pattern(self.separator_line)})\s*$"),
+            affiliation_re=compile_patterns(self.affiliation),
+            contact_re=compile_patterns(self.contact),
+        )
 
 
 @detector_kind("signature_block", SignatureBlockOptions)
@@ -275,7 +281,7 @@ def detect_signature_block(
     lines = view.lines
     if len(lines) < 2:
         return
-    is_separator = options._separator.match
+    is_separator = options.separator_re.match
     end = len(lines)
     while end > 0 and is_separator(lines[end - 1].text):
         end -= 1
@@ -295,9 +301,9 @@ def detect_signature_block(
         needs_contact = True
     if not block or any(len(line.text) > options.max_line_length for line in block):
         return
-    if not any(options._affiliation.search(line.text) for line in block):
+    if not any(options.affiliation_re.search(line.text) for line in block):
         return
-    if needs_contact and not any(options._contact.search(line.text) for line in block):
+    if needs_contact and not any(options.contact_re.search(line.text) for line in block):
         return
     yield Hit(block[0].start, block[-1].end)
 

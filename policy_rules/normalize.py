@@ -98,20 +98,29 @@ class MatchView:
 
     original: str
     text: str
-    offsets: list[int]
+    _offsets: list[int] | None = field(default=None, repr=False)
     _sentences: list[Sentence] | None = field(default=None, repr=False)
     _quotes: list[tuple[int, int]] | None = field(default=None, repr=False)
     _lines: list[Sentence] | None = field(default=None, repr=False)
 
+    @property
+    def offsets(self) -> list[int]:
+        """Original offset of every view character (built on first use)."""
+        if self._offsets is None:
+            self._offsets = _fast_path_offsets(self.original)
+        assert self._offsets is not None
+        return self._offsets
+
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the view back to the original text."""
-        if not self.offsets:
+        offsets = self.offsets
+        if not offsets:
             return 0, 0
         if end <= start:
-            pos = self.offsets[min(start, len(self.offsets) - 1)]
+            pos = offsets[min(start, len(offsets) - 1)]
             return pos, pos
-        first = self.offsets[start]
-        last = self.offsets[min(end, len(self.offsets)) - 1]
+        first = offsets[start]
+        last = offsets[min(end, len(offsets)) - 1]
         # the original character at `last` may be several view characters (e.g. ㈱)
         return first, last + 1
 
@@ -175,8 +184,57 @@ def _masked_spans(text: str) -> list[tuple[int, int, str]]:
     return merged
 
 
+# Rewrites applied after the per-character fold, in order, identically on both paths.
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r" {2,}"), " "),
+    # keep a space only between two Latin letters (Japanese needs none; digits join up)
+    (re.compile(r"(?<![A-Za-z]) | (?![A-Za-z])"), ""),
+    (re.compile(r"\n{2,}"), "\n"),
+    (re.compile(r"^\n|\n$"), ""),
+    (_LONG_VOWEL_AFTER_KANA_RE, ""),
+    (_DIGIT_DASH_RE, "-"),
+)
+_NEEDS_SLOW_PATH_RE = re.compile(r"[<&\u3099\u309a\uff9e\uff9f]")
+
+
+class _FoldTable(dict[int, str]):
+    """str.translate table filled on first sight of each character."""
+
+    def __missing__(self, codepoint: int) -> str:
+        folded = fold_char(chr(codepoint))
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def build_view(text: str) -> MatchView:
-    """Build the matching view of ``text`` (see the module docstring)."""
+    """Build the matching view of ``text`` (see the module docstring).
+
+    Most messages take the fast path (str.translate and a few substitutions); the offset map
+    is then built only when a finding needs it.
+    """
+    if _NEEDS_SLOW_PATH_RE.search(text) or _LAUGH_RE.search(text) or _KAOMOJI_RE.search(text):
+        return build_view_with_offsets(text)
+    folded = text.translate(_FOLD_TABLE)
+    for pattern, repl in _REWRITES:
+        folded = pattern.sub(repl, folded)
+    return MatchView(original=text, text=folded, _offsets=None)
+
+
+def _fast_path_offsets(text: str) -> list[int]:
+    """Offsets for a text that took the fast path (no masks, entities or combining marks)."""
+    table = _FOLD_TABLE
+    folded = text.translate(table)
+    offs = [i for i, c in enumerate(text) for _ in range(len(table[ord(c)]))]
+    for pattern, repl in _REWRITES:
+        folded, offs = _rewrite(folded, offs, pattern, repl)
+    return offs
+
+
+def build_view_with_offsets(text: str) -> MatchView:
+    """Build the matching view character by character, keeping the original offsets."""
     chars: list[str] = []
     offs: list[int] = []
     masks = _masked_spans(text)
@@ -215,39 +273,9 @@ def build_view(text: str) -> MatchView:
             offs.append(i)
         i += 1
     folded = "".join(chars)
-    folded, offs = _drop_spaces(folded, offs)
-    folded, offs = _rewrite(folded, offs, _LONG_VOWEL_AFTER_KANA_RE, "")
-    folded, offs = _rewrite(folded, offs, _DIGIT_DASH_RE, "-")
-    return MatchView(original=text, text=folded, offsets=offs)
-
-
-def _drop_spaces(text: str, offs: list[int]) -> tuple[str, list[int]]:
-    """Drop spaces (keeping one between Latin letters) and collapse blank-line runs."""
-    if " " not in text and "\n" not in text:
-        return text, offs
-    out_c: list[str] = []
-    out_o: list[int] = []
-    n = len(text)
-    for k, c in enumerate(text):
-        if c == " ":
-            prev = out_c[-1] if out_c else ""
-            nxt = next((text[j] for j in range(k + 1, n) if text[j] != " "), "")
-            if prev.isascii() and prev.isalpha() and nxt.isascii() and nxt.isalpha() and prev != " ":
-                out_c.append(" ")
-                out_o.append(offs[k])
-            continue
-        if c == "\n":
-            while out_c and out_c[-1] == " ":
-                out_c.pop()
-                out_o.pop()
-            if not out_c or out_c[-1] == "\n":
-                continue
-        out_c.append(c)
-        out_o.append(offs[k])
-    while out_c and out_c[-1] == "\n":
-        out_c.pop()
-        out_o.pop()
-    return "".join(out_c), out_o
+    for pattern, repl in _REWRITES:
+        folded, offs = _rewrite(folded, offs, pattern, repl)
+    return MatchView(original=text, text=folded, _offsets=offs)
 
 
 def _rewrite(text: str, offs: list[int], pattern: re.Pattern[str], repl: str) -> tuple[str, list[int]]:

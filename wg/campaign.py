@@ -50,6 +50,7 @@ class WgProgress:
     submitted: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     applications: int | None = None  # open-application WGs count applications instead
+    note: str = ""  # e.g. a WG whose recruitment is announced separately
 
     @property
     def expected(self) -> int:
@@ -79,6 +80,9 @@ def campaign_status(
     progress = []
     for wg in catalogue:
         if wg.id not in campaign.wg_ids:
+            continue
+        if wg.separate_recruitment:
+            progress.append(WgProgress(wg.id, wg.name, note="募集は別途案内"))
             continue
         if not wg.is_nominated_by_departments:
             count = (application_counts or {}).get(wg.id, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -48,7 +48,10 @@ def _selection_mismatches(selection: object, departments: object, themes: object
         )
     if themes and selection != "open-application":
         found.append(
-            ("themes は公募（open-application）のWGにだけ書けます", "themes is only allowed with selection 'open-application'")
+            (
+                "themes は公募（open-application）のWGにだけ書けます",
+                "themes is only allowed with selection 'open-application'",
+            )
         )
     if len({str(d) for d in departments}) != len(departments):
         found.append(("departments に同じ所属が2回あります", "departments lists a department twice"))
@@ -108,7 +111,9 @@ class Catalogue(BaseModel):
     def _has_groups(self) -> Catalogue:
         # Checked here, not with min_length, which pydantic also reports when items merely fail.
         if not self.working_groups:
-            raise _custom("working_groups にWGを1つ以上書いてください", "working_groups must list at least one WG")
+            raise _custom(
+                "working_groups にWGを1つ以上書いてください", "working_groups must list at least one WG"
+            )
         return self
 
     def __iter__(self) -> Iterator[WorkingGroup]:  # type: ignore[override]
@@ -128,7 +133,9 @@ class Catalogue(BaseModel):
         """How many members one department may nominate for this WG."""
         return wg.quota_per_department or self.default_quota
 
-    def for_department(self, department_name: str, wg_ids: tuple[str, ...] | None = None) -> list[WorkingGroup]:
+    def for_department(
+        self, department_name: str, wg_ids: tuple[str, ...] | None = None
+    ) -> list[WorkingGroup]:
         """The nominated WGs (① and ②) that concern a department, limited to ``wg_ids`` if given."""
         return [
             wg
@@ -149,6 +156,12 @@ class Catalogue(BaseModel):
         ]
 
 
+def unknown_departments(catalogue: Catalogue, department_names: Iterable[str]) -> list[str]:
+    """Department names a ② WG lists that the directory does not know (check at start-up)."""
+    known = set(department_names)
+    return [f"{wg.id}: {name}" for wg in catalogue for name in wg.departments if name not in known]
+
+
 def _raw_problems(raw: object, file: str, root: yaml.Node | None) -> list[Problem]:
     """Duplicate ids and cross-field rules, checked on the raw data.
 
@@ -161,8 +174,14 @@ def _raw_problems(raw: object, file: str, root: yaml.Node | None) -> list[Proble
     problems = []
     for index, item in enumerate(raw["working_groups"]):
         if isinstance(item, dict) and item.get("selection") in SELECTION_LABELS:
-            for ja, en in _selection_mismatches(item.get("selection"), item.get("departments"), item.get("themes")):
-                problems.append(Problem(file, line_of(root, ["working_groups", index]), f"working_groups[{index}]", ja, en))
+            for ja, en in _selection_mismatches(
+                item.get("selection"), item.get("departments"), item.get("themes")
+            ):
+                problems.append(
+                    Problem(
+                        file, line_of(root, ["working_groups", index]), f"working_groups[{index}]", ja, en
+                    )
+                )
         wg_id = item.get("id") if isinstance(item, dict) else None
         if not isinstance(wg_id, str):
             continue
@@ -198,7 +217,9 @@ def parse_catalogue(text: str, file: str = DEFAULT_CATALOGUE_NAME) -> Catalogue:
         catalogue = Catalogue.model_validate(raw)
     except ValidationError as exc:
         # A dict keeps the first of equal problems: the raw check and the model validator may agree.
-        unique = {(p.line, p.path, p.message_ja): p for p in problems_from_validation(exc, file, root) + problems}
+        unique = {
+            (p.line, p.path, p.message_ja): p for p in problems_from_validation(exc, file, root) + problems
+        }
         raise ConfigError(sorted(unique.values(), key=lambda p: (p.line or 0, p.path))) from exc
     if problems:
         raise ConfigError(problems)

@@ -19,6 +19,7 @@ from wg.departments import GUID, Department, DepartmentDirectory
 
 FORM_ERROR = "_form"  # errors about the whole card, shown at its top
 NOMINEE_FIELDS = ("name", "aad", "position", "status", "note")
+ROW_CONTENT_FIELDS = ("name", "aad", "position", "note")
 STATUS_CHOICES = {"continuing": "継続", "new": "新規"}
 
 NAME_MAX = 40
@@ -163,8 +164,8 @@ def parse_nomination(
         filled_slots = 0
         for slot in sorted(entries.get(wg.id, {})):
             fields = entries[wg.id][slot]
-            if not any(fields.get(name) for name in NOMINEE_FIELDS):
-                continue  # an empty row means "nobody here"
+            if not any(fields.get(name) for name in ROW_CONTENT_FIELDS):
+                continue  # an empty row means "nobody here" (the 継続/新規 choice has a default)
             if slot < 1 or slot > quota:
                 errors[wg.id] = f"この所属から推薦できるのは{quota}名までです。"
                 continue
@@ -188,14 +189,17 @@ def parse_nomination(
     return Nomination(campaign.id, department.code, tuple(nominees), submitted_by, now)
 
 
-def _parse_nominee(wg: WorkingGroup, slot: int, fields: Mapping[str, str], errors: dict[str, str]) -> Nominee | None:
+def _parse_nominee(
+    wg: WorkingGroup, slot: int, fields: Mapping[str, str], errors: dict[str, str]
+) -> Nominee | None:
     """One filled nominee row, adding an error per bad field."""
     ok = True
 
     def fail(name: str, message: str) -> None:
         nonlocal ok
         ok = False
-        errors[nominee_field(wg.id, slot, name)] = message
+        # A field already rejected (e.g. not text) keeps its first, more precise message.
+        errors.setdefault(nominee_field(wg.id, slot, name), message)
 
     name = fields.get("name", "")
     aad = fields.get("aad", "").lower()

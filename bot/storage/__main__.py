@@ -16,7 +16,9 @@ async def _run(command: str, url: str) -> int:
     try:
         if command == "upgrade":
             await db.migrate()
-            print(f"database at revision {await db.current_revision()} ({db.url.render_as_string(hide_password=True)})")
+            print(
+                f"database at revision {await db.current_revision()} ({db.url.render_as_string(hide_password=True)})"
+            )
         elif command == "current":
             print(await db.current_revision() or "(empty database)")
         elif command == "ping":

@@ -44,7 +44,9 @@ def normalize_url(url: str | URL) -> URL:
         if parsed.database in (None, "", ":memory:"):
             raise UnsupportedDatabase("an in-memory SQLite database is not durable; give a file path")
         return parsed.set(drivername="sqlite+aiosqlite")
-    raise UnsupportedDatabase(f"unsupported DATABASE_URL scheme {parsed.drivername!r}: use sqlite or postgresql")
+    raise UnsupportedDatabase(
+        f"unsupported DATABASE_URL scheme {parsed.drivername!r}: use sqlite or postgresql"
+    )
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
@@ -92,7 +94,9 @@ class Database:
         self.nominations: Nominations = sql.SqlNominations(self)
 
     @classmethod
-    def connect(cls, url: str | URL = DEFAULT_DATABASE_URL, *, pool_size: int = 10, echo: bool = False) -> Database:
+    def connect(
+        cls, url: str | URL = DEFAULT_DATABASE_URL, *, pool_size: int = 10, echo: bool = False
+    ) -> Database:
         """Create the engine (no I/O yet); the SQLite file's directory is created if missing."""
         target = normalize_url(url)
         kwargs: dict[str, Any] = {"echo": echo, "pool_size": pool_size, "max_overflow": pool_size}
@@ -164,4 +168,3 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-

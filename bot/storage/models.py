@@ -261,7 +261,9 @@ submit_actions = sa.Table(
 nomination_audit = sa.Table(
     "nomination_audit",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("campaign_id", ID, nullable=False),
     sa.Column("entity", sa.String(20), nullable=False),
     sa.Column("entity_id", ID, nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.domain import ConversationKind, ConversationRef
 
@@ -157,8 +157,8 @@ class AuditEntry:
     action: str  # "create", "extend", "close", "submit", "edit", "withdraw"
     actor: str
     at: datetime
-    before: dict[str, object] | None
-    after: dict[str, object] | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,7 +515,9 @@ class Nominations(Protocol):
         """A person's application in a campaign, or None."""
         ...
 
-    async def list_applications(self, campaign_id: str, *, include_withdrawn: bool = False) -> list[Application]:
+    async def list_applications(
+        self, campaign_id: str, *, include_withdrawn: bool = False
+    ) -> list[Application]:
         """Applications of a campaign."""
         ...
 

@@ -74,7 +74,7 @@ class ValidatedToken:
             or claimed.rstrip("/") != service_url.rstrip("/")
         ):
             raise AuthFailure("wrong_service_url")
-        if channel_id not in self.endorsements:
+        if not isinstance(channel_id, str) or channel_id not in self.endorsements:
             raise AuthFailure("unendorsed_channel")
 
 
@@ -108,9 +108,11 @@ class ChannelTokenValidator:
         return validated
 
     async def _validate_token(self, token: str) -> ValidatedToken:
+        if not token.isascii():  # a JWT is base64url; headers may carry undecodable bytes
+            raise AuthFailure("malformed_token")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, ValueError):
             raise AuthFailure("malformed_token") from None
         if header.get("alg") not in ALLOWED_ALGORITHMS:
             raise AuthFailure("algorithm_not_allowed")

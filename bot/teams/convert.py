@@ -127,8 +127,8 @@ def conversation_ref(activity: dict[str, Any]) -> ConversationRef:
     channel_id = _opt_str(_obj(channel_data.get("channel")).get("id"))
     declared = conversation.get("conversationType")
     kind: ConversationKind
-    if declared in _CONVERSATION_KINDS:
-        kind = declared
+    if isinstance(declared, str) and declared in _CONVERSATION_KINDS:
+        kind = declared  # type: ignore[assignment]
     elif channel_id:
         kind = "channel"
     elif conversation.get("isGroup") is True:

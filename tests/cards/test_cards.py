@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,10 +26,10 @@ from cards import (
     rules_card,
     settings_card,
     submission_receipt_card,
+    verbs,
     welcome_card,
     withdrawn_card,
 )
-from cards import verbs
 from tests.schemas.check import assert_valid_card
 from tests.wg import samples
 from wg.campaign import campaign_status
@@ -53,13 +53,17 @@ PERSONAL_INFO = NudgeItem(
     quote=None,
 )
 HOWTO_URLS = {topic.key: f"https://portal.example.jp/ms365/{topic.key}" for topic in HOWTO_TOPICS}
-UTC = timezone.utc
 
 
 def _status_card() -> dict[str, Any]:
     submitted = {"bpr": {"D001", "D004"}, "seido-digital": {"D004"}}
     status = campaign_status(
-        samples.campaign(), samples.catalogue(), samples.directory(), submitted, {"mirise": 3}, now=samples.DURING
+        samples.campaign(),
+        samples.catalogue(),
+        samples.directory(),
+        submitted,
+        {"mirise": 3},
+        now=samples.DURING,
     )
     return campaign_status_card(status, ["admin-1", "admin-2"])
 
@@ -88,35 +92,61 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "ack opted out": lambda: nudge_ack_card("opted_out", rule_title="「承知しました」は いいね！で"),
     "ack expired": lambda: nudge_ack_card("expired"),
     "withdrawn nudge": nudge_withdrawn_card,
-    "welcome": lambda: welcome_card(HOWTO_URLS, portal_url="https://portal.example.jp/", policy_url="https://portal.example.jp/policy"),
+    "welcome": lambda: welcome_card(
+        HOWTO_URLS, portal_url="https://portal.example.jp/", policy_url="https://portal.example.jp/policy"
+    ),
     "welcome without urls": lambda: welcome_card({}),
     "help": help_card,
     "help for admins": lambda: help_card([("WG開始", "募集を始めます"), ("WG状況", "提出状況を表示します")]),
-    "rules": lambda: rules_card([("written-ack", "いいね！で返す", "承知しました だけの返信に", True), ("personal-info", "個人情報", "共有の場の個人情報に", False)]),
+    "rules": lambda: rules_card(
+        [
+            ("written-ack", "いいね！で返す", "承知しました だけの返信に", True),
+            ("personal-info", "個人情報", "共有の場の個人情報に", False),
+        ]
+    ),
     "rules, none": lambda: rules_card([]),
     "settings, snoozed and opted out": lambda: settings_card(
-        datetime(2023, 5, 2, 15, 0, tzinfo=UTC), [("written-ack", "いいね！で返す"), ("formulaic-greeting", "定形挨拶")]
+        datetime(2023, 5, 2, 15, 0, tzinfo=UTC),
+        [("written-ack", "いいね！で返す"), ("formulaic-greeting", "定形挨拶")],
     ),
     "settings, nothing": lambda: settings_card(None, []),
     "department form (情報政策課, 7 WGs)": _department_card,
     "department form, small department": lambda: _department_card("D030"),
-    "department form with errors": lambda: _department_card(errors={"_form": "締切", "bpr.1.name": "氏名を入力してください。"}),
+    "department form with errors": lambda: _department_card(
+        errors={"_form": "締切", "bpr.1.name": "氏名を入力してください。"}
+    ),
     "department form editing": lambda: _department_card(existing=samples.nomination()),
     "open application": _application_card,
-    "open application with errors": lambda: _application_card(errors={"motivation": "長すぎます"}, values={"motivation": "x"}),
+    "open application with errors": lambda: _application_card(
+        errors={"motivation": "長すぎます"}, values={"motivation": "x"}
+    ),
     "nomination receipt": lambda: submission_receipt_card(
-        samples.campaign(), samples.directory().get("D004"), samples.nomination(), samples.catalogue(), now=samples.DURING  # type: ignore[arg-type]
+        samples.campaign(),
+        samples.department("D004"),
+        samples.nomination(),
+        samples.catalogue(),
+        now=samples.DURING,
     ),
     "nomination receipt after deadline": lambda: submission_receipt_card(
-        samples.campaign(), samples.directory().get("D004"), samples.nomination(), samples.catalogue(), now=samples.DEADLINE  # type: ignore[arg-type]
+        samples.campaign(),
+        samples.department("D004"),
+        samples.nomination(),
+        samples.catalogue(),
+        now=samples.DEADLINE,
     ),
     "application receipt": lambda: application_receipt_card(
-        samples.campaign(), samples.catalogue()["mirise"], samples.application(), samples.directory(), now=samples.DURING
+        samples.campaign(),
+        samples.catalogue()["mirise"],
+        samples.application(),
+        samples.directory(),
+        now=samples.DURING,
     ),
     "withdrawn": withdrawn_card,
     "status": _status_card,
     "reminder": lambda: reminder_card(
-        samples.campaign(), samples.directory().get("D004"), samples.catalogue().for_department("情報政策課")  # type: ignore[arg-type]
+        samples.campaign(),
+        samples.department("D004"),
+        samples.catalogue().for_department("情報政策課"),
     ),
     "open application announcement": lambda: open_application_announcement_card(
         samples.campaign(), samples.catalogue().open_application()
@@ -160,7 +190,9 @@ def _list_holding(card: dict[str, Any], input_id: str) -> list[dict[str, Any]]:
     for node in _walk(card):
         for key in ("body", "items"):
             items = node.get(key)
-            if isinstance(items, list) and any(isinstance(i, dict) and i.get("id") == input_id for i in items):
+            if isinstance(items, list) and any(
+                isinstance(i, dict) and i.get("id") == input_id for i in items
+            ):
                 return items
     raise AssertionError(f"no input {input_id}")
 
@@ -171,7 +203,11 @@ def test_several_findings_make_one_card_with_a_section_and_an_opt_out_each() -> 
     assert [a["data"]["rule_id"] for a in opt_outs] == ["written-ack", "personal-info"]
     assert {a["title"] for a in card["actions"]} == {"👍 役に立った", "違うと思う", "今日はもう表示しない"}
     for action in card["actions"]:
-        assert action["data"] == {"verb": action["verb"], "nudge_id": "n-2", "rule_ids": ["written-ack", "personal-info"]}
+        assert action["data"] == {
+            "verb": action["verb"],
+            "nudge_id": "n-2",
+            "rule_ids": ["written-ack", "personal-info"],
+        }
     text = _texts(card)
     assert "「承知しました」" in text  # only the matched words are quoted
     assert "「…」" in text and "「編集」" in text and "「削除」" in text  # how, for personal-info
@@ -198,7 +234,9 @@ def test_a_nudge_needs_a_finding() -> None:
     ],
 )
 def test_the_acknowledgement_says_what_happened(kind: Any, expected: str) -> None:
-    card = nudge_ack_card(kind, rule_title="いいね！で返す", snoozed_until=datetime(2023, 5, 2, 15, 0, tzinfo=UTC))
+    card = nudge_ack_card(
+        kind, rule_title="いいね！で返す", snoozed_until=datetime(2023, 5, 2, 15, 0, tzinfo=UTC)
+    )
     assert expected in _texts(card)
     assert not _executes(card)  # a second click on an old card has nothing to press
 
@@ -209,15 +247,26 @@ def test_welcome_card_lists_the_twelve_topics_the_policy_and_what_is_not_stored(
     assert len(HOWTO_TOPICS) == 12
     for topic in HOWTO_TOPICS:
         assert f"[{topic.title}](https://portal.example.jp/ms365/{topic.key})" in text
-    for part in ("ミッション・ビジョン・バリューを自分事に", "コミュニケーション～情報の共有", "ツールの活用～オンボーディング"):
+    for part in (
+        "ミッション・ビジョン・バリューを自分事に",
+        "コミュニケーション～情報の共有",
+        "ツールの活用～オンボーディング",
+    ):
         assert part in text
     assert "保存しません" in text
 
 
 def test_settings_card_offers_an_undo_for_each_setting() -> None:
-    card = settings_card(datetime(2023, 5, 2, 15, 0, tzinfo=UTC), [("written-ack", "いいね！"), ("formulaic-greeting", "定形挨拶")])
+    card = settings_card(
+        datetime(2023, 5, 2, 15, 0, tzinfo=UTC),
+        [("written-ack", "いいね！"), ("formulaic-greeting", "定形挨拶")],
+    )
     executes = _executes(card)
-    assert [a["verb"] for a in executes] == [verbs.SETTINGS_UNSNOOZE, verbs.SETTINGS_OPTIN, verbs.SETTINGS_OPTIN]
+    assert [a["verb"] for a in executes] == [
+        verbs.SETTINGS_UNSNOOZE,
+        verbs.SETTINGS_OPTIN,
+        verbs.SETTINGS_OPTIN,
+    ]
     assert [a["data"].get("rule_id") for a in executes[1:]] == ["written-ack", "formulaic-greeting"]
 
 
@@ -235,12 +284,23 @@ def test_department_form_has_a_people_picker_and_slots_per_quota() -> None:
     assert len(pickers) == 8  # 情報政策課: BPR (2) + six ② WGs
     submit = card["actions"][0]
     assert submit["verb"] == verbs.NOMINATION_SUBMIT
-    assert submit["data"] == {"verb": verbs.NOMINATION_SUBMIT, "campaign_id": "fy2023", "department_code": "D004"}
+    assert submit["data"] == {
+        "verb": verbs.NOMINATION_SUBMIT,
+        "campaign_id": "fy2023",
+        "department_code": "D004",
+    }
 
 
-@pytest.mark.parametrize("field", ["bpr.1.name", "bpr.2.aad", "seido-digital.1.position", "mynumber.1.status", "bpr.1.note"])
+@pytest.mark.parametrize(
+    "field", ["bpr.1.name", "bpr.2.aad", "seido-digital.1.position", "mynumber.1.status", "bpr.1.note"]
+)
 def test_department_form_error_sits_right_under_its_field_and_values_stay(field: str) -> None:
-    values = {"bpr.1.name": "前橋 太郎", "bpr.1.position": "主任", "bpr.1.note": "メモ", "bpr.2.aad": samples.BOB}
+    values = {
+        "bpr.1.name": "前橋 太郎",
+        "bpr.1.position": "主任",
+        "bpr.1.note": "メモ",
+        "bpr.2.aad": samples.BOB,
+    }
     card = _department_card(errors={field: "ここが違います。"}, values=values)
     items = _list_holding(card, field)
     following = _body_after(items, field)
@@ -276,7 +336,10 @@ def test_editing_prefills_the_existing_nomination() -> None:
 
 
 def test_open_application_form_has_themes_limit_and_agreement() -> None:
-    card = _application_card(errors={"themes": "テーマを選んでください。"}, values={"themes": "複業,窓口", "motivation": "やりたい"})
+    card = _application_card(
+        errors={"themes": "テーマを選んでください。"},
+        values={"themes": "複業,窓口", "motivation": "やりたい"},
+    )
     by_id = {n["id"]: n for n in _walk(card) if isinstance(n.get("id"), str)}
     themes = by_id["themes"]
     assert themes["isMultiSelect"] is True
@@ -296,10 +359,14 @@ def test_open_application_form_has_themes_limit_and_agreement() -> None:
 
 
 def test_receipt_offers_edit_and_withdraw_only_until_the_deadline() -> None:
-    department = samples.directory().get("D004")
+    department = samples.department("D004")
     assert department is not None
-    before = submission_receipt_card(samples.campaign(), department, samples.nomination(), samples.catalogue(), now=samples.DURING)
-    after = submission_receipt_card(samples.campaign(), department, samples.nomination(), samples.catalogue(), now=samples.DEADLINE)
+    before = submission_receipt_card(
+        samples.campaign(), department, samples.nomination(), samples.catalogue(), now=samples.DURING
+    )
+    after = submission_receipt_card(
+        samples.campaign(), department, samples.nomination(), samples.catalogue(), now=samples.DEADLINE
+    )
     assert [a["verb"] for a in _executes(before)] == [verbs.NOMINATION_EDIT, verbs.NOMINATION_WITHDRAW]
     assert _executes(after) == []
     assert "前橋 太郎（主任・継続）" in _texts(before)
@@ -314,9 +381,91 @@ def test_status_card_counts_and_refreshes_for_admins() -> None:
     assert "制度デジタル化WG　1 / 4 所属 提出済み" in text
     assert "未提出（3）：行政管理課、財政課、会計室" in text
     assert "公募：応募 3 件" in text
+    assert "募集は別途案内" in text
 
 
 def test_cards_carry_no_text_a_person_wrote_beyond_what_was_passed() -> None:
     # The nudge view is the only input; nothing else (e.g. a message) can reach the card.
     card = nudge_card(NudgeView("n-1", (WRITTEN_ACK,)))
     assert "承知しました" in json.dumps(card, ensure_ascii=False)
+
+
+def _submitted_values(card: dict[str, Any]) -> dict[str, str]:
+    """What Teams sends for an untouched card: each input's initial value, '' when none."""
+    return {
+        n["id"]: str(n.get("value", ""))
+        for n in _walk(card)
+        if str(n.get("type", "")).startswith("Input.") and n.get("type") != "Input.Choice"
+    }
+
+
+def test_the_department_forms_inputs_are_what_the_parser_reads() -> None:
+    from wg.forms import FormErrors, Nomination, parse_nomination
+
+    catalogue = samples.catalogue()
+    department = samples.department("D003")  # 会計室: BPR (2 rows), 制度デジタル化WG, 内部統制のDX推進WG
+    card = nomination_request_card(
+        samples.campaign(), department, catalogue.for_department("会計室"), catalogue=catalogue
+    )
+    values = _submitted_values(card)
+    untouched = parse_nomination(
+        values,
+        campaign=samples.campaign(),
+        department=department,
+        catalogue=catalogue,
+        submitted_by="x",
+        now=samples.DURING,
+    )
+    assert isinstance(untouched, FormErrors)
+    assert set(untouched.errors) == {"bpr.1.name", "seido-digital.1.name", "naibu-tosei.1.name"}
+
+    for wg_id, person in (
+        ("bpr", samples.ALICE),
+        ("seido-digital", samples.BOB),
+        ("naibu-tosei", samples.CAROL),
+    ):
+        values |= {f"{wg_id}.1.name": "氏名", f"{wg_id}.1.aad": person, f"{wg_id}.1.position": "主事"}
+    filled = parse_nomination(
+        values,
+        campaign=samples.campaign(),
+        department=department,
+        catalogue=catalogue,
+        submitted_by="x",
+        now=samples.DURING,
+    )
+    assert isinstance(filled, Nomination), getattr(filled, "errors", None)
+    assert len(filled.nominees) == 3  # the untouched second BPR row is nobody
+
+    again = nomination_request_card(
+        samples.campaign(),
+        department,
+        catalogue.for_department("会計室"),
+        catalogue=catalogue,
+        existing=filled,
+    )
+    assert {k: v for k, v in _submitted_values(again).items() if v} == {k: v for k, v in values.items() if v}
+
+
+def test_the_application_forms_inputs_are_what_the_parser_reads() -> None:
+    from wg.forms import OpenApplication, parse_application
+
+    card = _application_card()
+    values = _submitted_values(card) | {
+        "name": "前橋 太郎",
+        "department": "D001",
+        "position": "主事",
+        "themes": "窓口",
+        "motivation": "窓口をよくしたい",
+        "supervisor_agreed": "true",
+    }
+    assert set(values) == {"name", "department", "position", "themes", "motivation", "supervisor_agreed"}
+    data = values | card["actions"][0]["data"]
+    result = parse_application(
+        data,
+        campaign=samples.campaign(),
+        catalogue=samples.catalogue(),
+        directory=samples.directory(),
+        applicant_aad_id=samples.ALICE,
+        now=samples.DURING,
+    )
+    assert isinstance(result, OpenApplication) and result.themes == ("窓口",)

@@ -23,7 +23,9 @@ GOOD: dict[str, Any] = {
             "choices.data": {"type": "Data.Query", "dataset": "graph.microsoft.com/users"},
         },
     ],
-    "actions": [{"type": "Action.Execute", "title": "OK", "verb": "nudge.helpful", "data": {"verb": "nudge.helpful"}}],
+    "actions": [
+        {"type": "Action.Execute", "title": "OK", "verb": "nudge.helpful", "data": {"verb": "nudge.helpful"}}
+    ],
 }
 
 
@@ -52,7 +54,12 @@ INVALID = [
     ("1.6 property", ["body", 1, "labelPosition"], "inline", "labelPosition"),
     ("duplicate input id", ["body", 3], {"type": "Input.Text", "id": "a"}, "'a' also used"),
     ("input without id", ["body", 3], {"type": "Input.Text"}, "needs an id"),
-    ("verb not registered", ["actions", 0], {"type": "Action.Execute", "verb": "x.y", "data": {"verb": "x.y"}}, "not in cards.verbs"),
+    (
+        "verb not registered",
+        ["actions", 0],
+        {"type": "Action.Execute", "verb": "x.y", "data": {"verb": "x.y"}},
+        "not in cards.verbs",
+    ),
     ("data without verb", ["actions", 0, "data"], {}, "same verb"),
     ("no verb", ["actions", 0, "verb"], _DELETE, "needs a verb"),
     ("Action.Submit", ["actions", 0], {"type": "Action.Submit", "title": "x"}, "Action.Submit"),

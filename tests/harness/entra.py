@@ -5,7 +5,8 @@ discovery (``/common/discovery/instance``, in case a client asks) and the v2 tok
 (``/{tenant}/oauth2/v2.0/token``) for the client-credentials grant. Tokens are opaque random
 strings remembered with their scope, so other stand-ins can check them with ``is_valid``.
 
-Run alone: ``python -m tests.harness.entra`` prints the authority and the CA bundle to trust.
+Run alone: ``python -m tests.harness.entra [port]`` prints the authority and the CA bundle to trust
+(set ``TEST_CA_DIR`` to share one CA between processes).
 """
 
 from __future__ import annotations
@@ -86,13 +87,13 @@ class EntraStandIn:
             return False
         return scope is None or issued.scope == scope
 
-    async def start(self) -> EntraStandIn:
-        """Listen on an ephemeral loopback port."""
+    async def start(self, port: int = 0) -> EntraStandIn:
+        """Listen on 127.0.0.1 (``port`` 0: an ephemeral port)."""
         app = web.Application()
         app.router.add_get("/common/discovery/instance", self._instance_discovery)
         app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid_configuration)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
-        self._runner, self.port = await serve_on_loopback(app, self.tls.server_ssl_context())
+        self._runner, self.port = await serve_on_loopback(app, self.tls.server_ssl_context(), port)
         return self
 
     async def stop(self) -> None:
@@ -180,7 +181,9 @@ async def _main() -> None:
         client_id=os.environ.get("MicrosoftAppId", "00000000-0000-0000-0000-000000000001"),  # noqa: SIM112
         client_secret=os.environ.get("MicrosoftAppPassword", "test-secret"),  # noqa: SIM112
     )
-    await entra.start()
+    import sys
+
+    await entra.start(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     print(f"ToChannelFromBotLoginUrl={entra.authority()}")
     for key, value in entra.tls.env().items():
         print(f"{key}={value}")

@@ -5,7 +5,8 @@ create-conversation, checks the Bearer token when told how, and can be scripted:
 next k matching calls with a status (429 with ``Retry-After``, 503, ...), or refuse targeted
 messages. HTTPS with the test CA by default; ``tls=False`` serves plain HTTP on loopback.
 
-Run alone: ``python -m tests.harness.fake_connector`` prints its service URL and logs calls.
+Run alone: ``python -m tests.harness.fake_connector [port] [--https]`` prints its service URL and
+logs each call (set ``TEST_CA_DIR`` to share one CA between processes).
 """
 
 from __future__ import annotations
@@ -149,12 +150,12 @@ class FakeConnector:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
-    async def start(self) -> FakeConnector:
-        """Listen on an ephemeral loopback port."""
+    async def start(self, port: int = 0) -> FakeConnector:
+        """Listen on 127.0.0.1 (``port`` 0: an ephemeral port)."""
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         ssl_context = self.tls.server_ssl_context() if self.tls else None
-        self._runner, self.port = await serve_on_loopback(app, ssl_context)
+        self._runner, self.port = await serve_on_loopback(app, ssl_context, port)
         return self
 
     async def stop(self) -> None:
@@ -249,8 +250,11 @@ class FakeConnector:
 
 
 async def _main() -> None:
-    fake = FakeConnector(tls=False)
-    await fake.start()
+    import sys
+
+    args = sys.argv[1:]
+    fake = FakeConnector(tls="--https" in args)
+    await fake.start(next((int(a) for a in args if a.isdigit()), 0))
     print(f"serviceUrl={fake.service_url}", flush=True)
     seen = 0
     while True:

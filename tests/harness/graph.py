@@ -4,7 +4,7 @@ Serves ``/v1.0/teams/{team}/channels/{channel}/messages/{id}`` (and ``.../{root}
 ``/v1.0/chats/{chat}/messages/{id}`` and ``/v1.0/users/{id}`` (``$select`` honoured), each only
 with an accepted Bearer token. Tests add messages and users, and can script failures.
 
-Run alone: ``python -m tests.harness.graph`` (accepts any token; prints the base URL).
+Run alone: ``python -m tests.harness.graph [port]`` (accepts any token; prints the base URL).
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ class GraphStandIn:
         """Answer the next ``count`` requests with ``status``."""
         self._failures.append([status, count])
 
-    async def start(self) -> GraphStandIn:
-        """Listen on an ephemeral loopback port."""
+    async def start(self, port: int = 0) -> GraphStandIn:
+        """Listen on 127.0.0.1 (``port`` 0: an ephemeral port)."""
         app = web.Application()
         app.router.add_get("/v1.0/teams/{team}/channels/{channel}/messages/{message}", self._channel_message)
         app.router.add_get(
@@ -109,7 +109,7 @@ class GraphStandIn:
         app.router.add_get("/v1.0/chats/{chat}/messages/{message}", self._chat_message)
         app.router.add_get("/v1.0/users/{user}", self._user)
         app.middlewares.append(self._guard)
-        self._runner, self.port = await serve_on_loopback(app, self.tls.server_ssl_context())
+        self._runner, self.port = await serve_on_loopback(app, self.tls.server_ssl_context(), port)
         return self
 
     async def stop(self) -> None:
@@ -178,8 +178,10 @@ def _error(status: int, code: str) -> web.Response:
 
 
 async def _main() -> None:
+    import sys
+
     graph = GraphStandIn()
-    await graph.start()
+    await graph.start(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     print(f"graph_base_url={graph.base_url}")
     for key, value in graph.tls.env().items():
         print(f"{key}={value}")

@@ -140,12 +140,12 @@ def create_test_ca(directory: str | os.PathLike[str] | None = None) -> TestCA:
 
 
 async def serve_on_loopback(
-    app: web.Application, ssl_context: ssl.SSLContext | None
+    app: web.Application, ssl_context: ssl.SSLContext | None, port: int = 0
 ) -> tuple[web.AppRunner, int]:
-    """Start ``app`` on 127.0.0.1 at an ephemeral port; returns the runner and the port."""
+    """Start ``app`` on 127.0.0.1 (``port`` 0: an ephemeral one); returns the runner and the port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     assert server is not None and server.sockets  # type: ignore[union-attr]
@@ -156,15 +156,25 @@ async def serve_on_loopback(
 _shared: TestCA | None = None
 
 
+def load_test_ca(directory: str | os.PathLike[str]) -> TestCA | None:
+    """The CA earlier written to ``directory`` by ``create_test_ca``, if it is complete."""
+    out = Path(directory)
+    names = ("ca.pem", "server.pem", "server.key", "bundle.pem")
+    if not all((out / name).is_file() for name in names):
+        return None
+    return TestCA(out, *(out / name for name in names))
+
+
 def shared_test_ca() -> TestCA:
-    """One CA per process, so every stand-in in a test run shares the same trust root."""
+    """One CA per process; with ``TEST_CA_DIR`` set, one CA shared by every process using that dir."""
     global _shared
     if _shared is None:
-        _shared = create_test_ca()
+        directory = os.environ.get("TEST_CA_DIR")
+        _shared = (load_test_ca(directory) if directory else None) or create_test_ca(directory)
     return _shared
 
 
 if __name__ == "__main__":
-    ca = create_test_ca(os.environ.get("TEST_CA_DIR") or None)
+    ca = shared_test_ca()
     for key, value in ca.env().items():
         print(f"export {key}={value}")

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry, Counter
 
+from bot.metrics import Metrics as AppMetrics
 from bot.teams.outbound import BOT_FRAMEWORK_SCOPE, TokenProvider, make_http_session
 from tests.harness.entra import EntraStandIn
 from tests.harness.fake_connector import FakeConnector
@@ -60,15 +60,15 @@ def tokens(entra: EntraStandIn) -> Iterator[TokenProvider]:
 
 
 class Metrics:
-    """Real prometheus counters in a private registry, shaped like bot/metrics.py's."""
+    """The app's real metrics (bot/metrics.py) plus a sample reader."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.calls = Counter("outgoing_calls_total", "calls", ["status"], registry=self.registry)
-        self.retries = Counter("outgoing_retries_total", "retries", ["reason"], registry=self.registry)
+        self.app = AppMetrics()
+        self.calls = self.app.outgoing_calls_total
+        self.retries = self.app.outgoing_retries_total
 
     def value(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
+        return self.app.registry.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture

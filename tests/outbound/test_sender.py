@@ -21,7 +21,7 @@ from bot.teams.outbound import (
     TokenProvider,
 )
 from tests.harness.fake_connector import FakeConnector, RecordedRequest
-from tests.outbound.conftest import BOT_ID
+from tests.outbound.conftest import BOT_ID, Metrics
 
 TENANT = "tenant-maebashi"
 CHANNEL = "19:general@thread.tacv2"
@@ -293,17 +293,27 @@ async def test_update_and_delete_of_a_personal_fallback_use_the_stored_chat(
 
 
 async def test_enqueue_never_blocks_and_says_false_when_full(
-    connector: FakeConnector, client: ConnectorClient
+    connector: FakeConnector, client: ConnectorClient, metrics: Metrics
 ) -> None:
-    teams = TeamsSender(client, bot_id=BOT_ID, queue_size=5, workers=2)
+    teams = TeamsSender(
+        client,
+        bot_id=BOT_ID,
+        queue_size=5,
+        workers=2,
+        dropped_counter=metrics.app.outgoing_rejected_total,
+        queue_depth_gauge=metrics.app.outgoing_queue_depth,
+    )
     outgoing = Outgoing(conversation=channel(connector.service_url), text="x")
     started = time.perf_counter()
     accepted = [teams.enqueue(outgoing) for _ in range(8)]
     assert time.perf_counter() - started < 0.05
     assert accepted == [True] * 5 + [False] * 3
+    assert metrics.value("outgoing_rejected_total") == 3
+    assert metrics.value("outgoing_queue_depth") == 5
     await teams.start()
     await teams.stop(drain=True, timeout_s=5)
     assert len(connector.requests) == 5
+    assert metrics.value("outgoing_queue_depth") == 0
     assert not teams.enqueue(outgoing)  # stopped
 
 
@@ -327,3 +337,17 @@ async def test_on_sent_failure_does_not_break_sending(
 
     teams = TeamsSender(client, bot_id=BOT_ID, on_sent=broken)
     assert (await teams.send(nudge(channel(connector.service_url)))).ok
+
+
+async def test_personal_delivery_inside_a_personal_chat_replies_there(
+    connector: FakeConnector, sender: TeamsSender, store: ConversationStore
+) -> None:
+    personal = ConversationRef("a:1on1", "personal", connector.service_url, TENANT, BOT_ID)
+    result = await sender.send(nudge(personal, delivery=Delivery.PERSONAL))
+    assert result.ok and result.delivered_via is Delivery.PERSONAL
+    assert [r.conversation_id for r in connector.requests] == ["a:1on1"]
+
+
+async def test_nothing_to_send_is_not_sent(connector: FakeConnector, sender: TeamsSender) -> None:
+    result = await sender.send(Outgoing(conversation=channel(connector.service_url)))
+    assert not result.ok and connector.requests == []

@@ -53,6 +53,21 @@ async def test_concurrent_callers_share_one_token_request(entra: EntraStandIn) -
     assert entra.successful_token_requests() == 1
 
 
+async def test_a_caller_giving_up_does_not_cancel_the_shared_fetch(entra: EntraStandIn) -> None:
+    entra.response_delay_s = 0.3
+    provider = TokenProvider(APP_ID, APP_SECRET, authority=entra.authority())
+    try:
+        impatient = asyncio.create_task(provider.get_token())
+        patient = asyncio.create_task(provider.get_token())
+        await asyncio.sleep(0.1)
+        impatient.cancel()
+        token = await patient
+    finally:
+        provider.close()
+    assert entra.is_valid(token)
+    assert entra.successful_token_requests() == 1
+
+
 async def test_token_fetch_does_not_block_the_event_loop(entra: EntraStandIn, tokens: TokenProvider) -> None:
     entra.response_delay_s = 0.4
     ticks = 0

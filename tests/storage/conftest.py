@@ -61,7 +61,9 @@ class PostgresDatabases:
         try:
             asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-            self.unavailable = f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {error!r}"
+            self.unavailable = (
+                f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {error!r}"
+            )
             self._give_up(self.unavailable)
         self.names.append(name)
         return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -133,4 +135,3 @@ async def replica(database_url: str, db: Database) -> AsyncIterator[Database]:
     database = Database.connect(database_url)
     yield database
     await database.close()
-

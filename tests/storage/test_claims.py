@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from bot.storage import Database
 from bot.storage.models import activity_claims
+from bot.storage.sql import _common
 
 
 async def test_only_the_first_claim_of_a_key_wins(db: Database) -> None:
@@ -24,22 +26,31 @@ async def test_claim_many_returns_only_the_new_keys(db: Database) -> None:
     assert await db.activity_claims.claim_many([]) == set()
 
 
-async def test_claim_many_handles_batches_larger_than_one_statement(db: Database) -> None:
-    keys = [f"bulk-{i}" for i in range(20_000)]
+async def test_claim_many_handles_batches_larger_than_one_statement(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_common, "MAX_PARAMS_PER_STATEMENT", 100)  # 50 keys per statement
+    keys = [f"bulk-{i}" for i in range(1_000)]
     assert await db.activity_claims.claim_many(keys) == set(keys)
-    assert await db.activity_claims.claim_many(keys[-5:] + ["new"]) == {"new"}
+    assert await db.activity_claims.claim_many([*keys[-5:], "new"]) == {"new"}
 
 
-async def test_concurrent_claims_on_two_replicas_have_exactly_one_winner(db: Database, replica: Database) -> None:
+async def test_concurrent_claims_on_two_replicas_have_exactly_one_winner(
+    db: Database, replica: Database
+) -> None:
     attempts = [(db if i % 2 else replica).activity_claims.claim("redelivered") for i in range(40)]
     results = await asyncio.gather(*attempts)
     assert results.count(True) == 1
 
 
-async def test_concurrent_overlapping_batches_split_the_keys_without_overlap(db: Database, replica: Database) -> None:
+async def test_concurrent_overlapping_batches_split_the_keys_without_overlap(
+    db: Database, replica: Database
+) -> None:
     keys = [f"m{i}" for i in range(200)]
     batches = [keys[i : i + 60] for i in range(0, 200, 20)]
-    won = await asyncio.gather(*((db if i % 2 else replica).activity_claims.claim_many(b) for i, b in enumerate(batches)))
+    won = await asyncio.gather(
+        *((db if i % 2 else replica).activity_claims.claim_many(b) for i, b in enumerate(batches))
+    )
     assert sum(len(w) for w in won) == len(keys)
     assert set().union(*won) == set(keys)
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import ConversationRef
+from bot.domain import ConversationKind, ConversationRef
 from bot.storage import Database
 
 SERVICE = "https://smba.trafficmanager.net/jp/"
 
 
-def ref(conversation_id: str, kind: str = "personal", **extra: object) -> ConversationRef:
-    return ConversationRef(conversation_id=conversation_id, kind=kind, service_url=SERVICE, tenant_id="t1", **extra)  # type: ignore[arg-type]
+def ref(conversation_id: str, kind: ConversationKind = "personal", **extra: str) -> ConversationRef:
+    return ConversationRef(
+        conversation_id=conversation_id, kind=kind, service_url=SERVICE, tenant_id="t1", **extra
+    )
 
 
 async def test_remember_then_get_returns_the_same_reference(db: Database) -> None:
@@ -56,13 +58,15 @@ async def test_personal_for_user_finds_only_a_one_to_one_chat(db: Database) -> N
     ],
 )
 async def test_list_by_kind_filters_by_tenant_and_team(
-    db: Database, kind: str, tenant_id: str | None, team_id: str | None, expected: list[str]
+    db: Database, kind: ConversationKind, tenant_id: str | None, team_id: str | None, expected: list[str]
 ) -> None:
     await db.conversations.remember(ref("19:c1", "channel", team_id="team-a"))
     await db.conversations.remember(ref("19:c2", "channel", team_id="team-a"))
-    await db.conversations.remember(ConversationRef("19:c3", "channel", SERVICE, tenant_id="t2", team_id="team-b"))
+    await db.conversations.remember(
+        ConversationRef("19:c3", "channel", SERVICE, tenant_id="t2", team_id="team-b")
+    )
     await db.conversations.remember(ref("a:1"))
-    found = await db.conversations.list_by_kind(kind, tenant_id=tenant_id, team_id=team_id)  # type: ignore[arg-type]
+    found = await db.conversations.list_by_kind(kind, tenant_id=tenant_id, team_id=team_id)
     assert [c.conversation_id for c in found] == expected
 
 

@@ -100,7 +100,9 @@ async def test_two_replicas_migrating_a_fresh_sqlite_file_at_once(tmp_path: Path
 
 
 @pytest.mark.postgres
-def test_two_replicas_migrating_a_fresh_postgres_database_at_once(postgres_databases: PostgresDatabases) -> None:
+def test_two_replicas_migrating_a_fresh_postgres_database_at_once(
+    postgres_databases: PostgresDatabases,
+) -> None:
     asyncio.run(_two_replicas_migrate(postgres_databases.create()))
 
 
@@ -123,6 +125,10 @@ def test_two_processes_migrating_at_once_with_the_cli(tmp_path: Path) -> None:
         assert process.returncode == 0, err
         assert "revision 0001" in out
     done = subprocess.run(
-        [sys.executable, "-m", "bot.storage", "current"], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "bot.storage", "current"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert done.stdout.strip() == "0001"

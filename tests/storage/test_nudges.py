@@ -76,9 +76,14 @@ async def test_concurrent_reserves_of_one_rule_on_two_replicas_grant_exactly_the
     assert sum(len(r) for r in results) == per_rule_cap
 
 
-async def test_concurrent_reserves_of_different_rules_respect_the_overall_cap(db: Database, replica: Database) -> None:
+async def test_concurrent_reserves_of_different_rules_respect_the_overall_cap(
+    db: Database, replica: Database
+) -> None:
     results = await asyncio.gather(
-        *((db if i % 2 else replica).nudges.reserve(USER, [f"rule-{i}"], DAY, overall_cap=3) for i in range(40))
+        *(
+            (db if i % 2 else replica).nudges.reserve(USER, [f"rule-{i}"], DAY, overall_cap=3)
+            for i in range(40)
+        )
     )
     granted = [rule for r in results for rule in r]
     assert len(granted) == 3 and len(set(granted)) == 3
@@ -87,7 +92,9 @@ async def test_concurrent_reserves_of_different_rules_respect_the_overall_cap(db
 async def test_snooze_until_a_day_then_unsnooze(db: Database) -> None:
     assert await db.nudges.snoozed(USER, DAY) is False
     await db.nudges.snooze_until(USER, DAY)
-    assert [await db.nudges.snoozed(USER, d) for d in (DAY - timedelta(days=1), DAY, DAY + timedelta(days=1))] == [
+    assert [
+        await db.nudges.snoozed(USER, d) for d in (DAY - timedelta(days=1), DAY, DAY + timedelta(days=1))
+    ] == [
         True,
         True,
         False,
@@ -113,17 +120,24 @@ async def test_opt_out_and_opt_in(db: Database) -> None:
 
 async def test_feedback_is_stored_once_per_nudge_and_user(db: Database) -> None:
     assert await db.nudges.record_feedback("written-ack", True, DAY, USER, "n1") is True
-    assert await db.nudges.record_feedback("written-ack", False, DAY, USER, "n1") is False  # old card clicked again
+    assert (
+        await db.nudges.record_feedback("written-ack", False, DAY, USER, "n1") is False
+    )  # old card clicked again
     assert await db.nudges.record_feedback("written-ack", False, DAY, "hmac-user-2", "n2") is True
     assert await db.nudges.record_feedback("written-ack", False, DAY, "hmac-user-3", "n3") is True
-    assert await db.nudges.record_feedback("formulaic-greeting", True, DAY - timedelta(days=30), USER, "n4") is True
+    assert (
+        await db.nudges.record_feedback("formulaic-greeting", True, DAY - timedelta(days=30), USER, "n4")
+        is True
+    )
     assert await db.nudges.feedback_counts(DAY) == [FeedbackCount("written-ack", helpful=1, not_helpful=2)]
     assert await db.nudges.feedback_counts(DAY - timedelta(days=30), DAY - timedelta(days=1)) == [
         FeedbackCount("formulaic-greeting", helpful=1, not_helpful=0)
     ]
 
 
-async def test_concurrent_double_clicks_on_two_replicas_store_one_feedback(db: Database, replica: Database) -> None:
+async def test_concurrent_double_clicks_on_two_replicas_store_one_feedback(
+    db: Database, replica: Database
+) -> None:
     results = await asyncio.gather(
         *((db if i % 2 else replica).nudges.record_feedback("a", True, DAY, USER, "n1") for i in range(10))
     )
@@ -131,10 +145,14 @@ async def test_concurrent_double_clicks_on_two_replicas_store_one_feedback(db: D
     assert await db.nudges.feedback_counts(DAY) == [FeedbackCount("a", 1, 0)]
 
 
-async def test_a_sent_nudge_is_found_for_its_message_and_withdrawn_once(db: Database, replica: Database) -> None:
+async def test_a_sent_nudge_is_found_for_its_message_and_withdrawn_once(
+    db: Database, replica: Database
+) -> None:
     at = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     await db.nudges.record_sent_nudge("n1", "msg-1", "19:c", USER, ["a", "b"], "act-9", "targeted", at)
-    await db.nudges.record_sent_nudge("n1", "msg-1", "19:c", USER, ["a", "b"], "act-9", "targeted", at)  # retry
+    await db.nudges.record_sent_nudge(
+        "n1", "msg-1", "19:c", USER, ["a", "b"], "act-9", "targeted", at
+    )  # retry
     found = await db.nudges.find_nudge_for_message("19:c", "msg-1")
     assert found is not None
     assert (found.nudge_id, found.rule_ids, found.sent_activity_id, found.delivered_via, found.sent_at) == (
@@ -157,7 +175,9 @@ async def test_a_sent_nudge_is_found_for_its_message_and_withdrawn_once(db: Data
 async def test_the_latest_nudge_for_a_message_is_found(db: Database) -> None:
     first = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     await db.nudges.record_sent_nudge("n1", "msg-1", "19:c", USER, ["a"], None, "personal", first)
-    await db.nudges.record_sent_nudge("n2", "msg-1", "19:c", USER, ["b"], "x", "targeted", first + timedelta(minutes=2))
+    await db.nudges.record_sent_nudge(
+        "n2", "msg-1", "19:c", USER, ["b"], "x", "targeted", first + timedelta(minutes=2)
+    )
     found = await db.nudges.find_nudge_for_message("19:c", "msg-1")
     assert found is not None and found.nudge_id == "n2"
 
@@ -191,7 +211,9 @@ async def test_purge_drops_old_state_but_keeps_feedback(db: Database) -> None:
     await db.nudges.reserve(USER, ["a"], old_day)
     await db.nudges.reserve(USER, ["a"], now.date())
     await db.nudges.snooze_until(USER, old_day)
-    await db.nudges.record_sent_nudge("old", "m", "c", USER, ["a"], None, "personal", now - timedelta(days=40))
+    await db.nudges.record_sent_nudge(
+        "old", "m", "c", USER, ["a"], None, "personal", now - timedelta(days=40)
+    )
     await db.nudges.record_sent_nudge("new", "m2", "c", USER, ["a"], None, "personal", now)
     await db.nudges.record_greeting_only(USER, "c", now - timedelta(days=40))
     await db.nudges.record_feedback("a", True, old_day, USER, "old")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from wg.campaign import Campaign
 from wg.catalogue import Catalogue, load_catalogue
-from wg.departments import DepartmentDirectory, load_departments
+from wg.departments import Department, DepartmentDirectory, load_departments
 from wg.forms import Nomination, Nominee, OpenApplication
 
-UTC = timezone.utc
 OPENS = datetime(2023, 4, 20, 0, 0, tzinfo=UTC)
 DEADLINE = datetime(2023, 5, 12, 8, 0, tzinfo=UTC)  # 17:00 JST
 DURING = datetime(2023, 5, 1, 3, 0, tzinfo=UTC)
@@ -20,11 +20,20 @@ CAROL = "33333333-3333-4333-8333-333333333333"
 SUBMITTER = "44444444-4444-4444-8444-444444444444"
 
 
+@cache
 def catalogue() -> Catalogue:
     """The shipped catalogue."""
     return load_catalogue()
 
 
+def department(code: str) -> Department:
+    """A department of the sample directory (the test fails if it is not there)."""
+    found = directory().get(code)
+    assert found is not None, code
+    return found
+
+
+@cache
 def directory() -> DepartmentDirectory:
     """The shipped sample directory."""
     return load_departments()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import wg
 from wg.departments import load_departments, parse_departments_csv
 from wg.problems import ConfigError
 
@@ -16,7 +17,7 @@ GUID_B = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
 def test_the_sample_has_about_eighty_departments_and_says_it_is_a_sample() -> None:
     directory = load_departments()
     assert 78 <= len(directory) <= 85
-    text = Path("wg/departments_sample.csv").read_text(encoding="utf-8")
+    text = (Path(wg.__file__).parent / "departments_sample.csv").read_text(encoding="utf-8")
     assert text.startswith("# SAMPLE ONLY / サンプル")
 
 
@@ -25,7 +26,7 @@ def test_the_sample_has_about_eighty_departments_and_says_it_is_a_sample() -> No
     [
         f"code,name,contacts\nD1,秘書課,{GUID_A};{GUID_B}\nD2,広報課,\n",
         f"\ufeffcode,name,contacts\r\nD1,秘書課,{GUID_A};{GUID_B}\r\nD2,広報課,\r\n",  # Excel: BOM and CRLF
-        f"# comment\nCode,Name,Contacts\n\nD1,秘書課,\"{GUID_A}; {GUID_B}\"\nD2,広報課\n",
+        f'# comment\nCode,Name,Contacts\n\nD1,秘書課,"{GUID_A}; {GUID_B}"\nD2,広報課\n',
     ],
 )
 def test_valid_csv(text: str) -> None:

@@ -13,7 +13,11 @@ from wg.export import COLUMNS, export_rows, to_csv_bytes, to_xlsx_bytes
 
 def _rows():  # type: ignore[no-untyped-def]
     return export_rows(
-        samples.campaign(), samples.catalogue(), samples.directory(), [samples.nomination()], [samples.application()]
+        samples.campaign(),
+        samples.catalogue(),
+        samples.directory(),
+        [samples.nomination()],
+        [samples.application()],
     )
 
 

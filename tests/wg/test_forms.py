@@ -9,15 +9,30 @@ import pytest
 
 from tests.wg import samples
 from tests.wg.samples import ALICE, BOB, CAROL, DEADLINE, DURING, OPENS, SUBMITTER
-from wg.forms import FormErrors, Nomination, OpenApplication, nomination_values, parse_application, parse_nomination
+from wg.forms import (
+    FormErrors,
+    Nomination,
+    OpenApplication,
+    nomination_values,
+    parse_application,
+    parse_nomination,
+)
 
 # 会計室 (D003) is asked for BPR (up to 2), 制度デジタル化WG and 内部統制のDX推進WG.
 ACCOUNTING = "D003"
 
 
-def row(wg: str, slot: int, name: str, aad: str, position: str = "主任", status: str = "new", note: str = "") -> dict[str, str]:
+def row(
+    wg: str, slot: int, name: str, aad: str, position: str = "主任", status: str = "new", note: str = ""
+) -> dict[str, str]:
     prefix = f"{wg}.{slot}."
-    return {prefix + "name": name, prefix + "aad": aad, prefix + "position": position, prefix + "status": status, prefix + "note": note}
+    return {
+        prefix + "name": name,
+        prefix + "aad": aad,
+        prefix + "position": position,
+        prefix + "status": status,
+        prefix + "note": note,
+    }
 
 
 DAVE = "55555555-5555-4555-8555-555555555555"
@@ -49,6 +64,10 @@ VALID = [
     ("one each", {}),
     ("BPR takes two", row("bpr", 2, "利根 三郎", DAVE)),
     ("empty second BPR row is nobody", row("bpr", 2, "", "", position="", status="", note="")),
+    (
+        "untouched second BPR row keeps only the default 新規",
+        row("bpr", 2, "", "", position="", status="new"),
+    ),
     ("surrounding spaces trimmed", {"bpr.1.name": "  前橋 太郎  "}),
     ("upper-case GUID from the picker", {"bpr.1.aad": ALICE.upper()}),
     ("note at its limit", {"bpr.1.note": "あ" * 200}),
@@ -60,7 +79,11 @@ VALID = [
 def test_valid_department_forms(name: str, change: dict[str, Any]) -> None:
     result = submit({**BASE, **change})
     assert isinstance(result, Nomination), getattr(result, "errors", None)
-    assert result.department_code == ACCOUNTING and result.submitted_by == SUBMITTER and result.submitted_at == DURING
+    assert (
+        result.department_code == ACCOUNTING
+        and result.submitted_by == SUBMITTER
+        and result.submitted_at == DURING
+    )
     assert result.for_wg("bpr")[0].name == "前橋 太郎"
     assert result.for_wg("bpr")[0].aad_object_id == ALICE
     assert result.for_wg("bpr")[0].continuing is True
@@ -86,14 +109,24 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("position too long", {"seido-digital.1.position": "あ" * 31}, "seido-digital.1.position", "30文字以内"),
     ("status missing", {"naibu-tosei.1.status": ""}, "naibu-tosei.1.status", "継続か新規か"),
     ("status unknown", {"naibu-tosei.1.status": "maybe"}, "naibu-tosei.1.status", "継続か新規か"),
-    ("note too long", {"naibu-tosei.1.note": "あ" * 201}, "naibu-tosei.1.note", "200文字以内（いま201文字）"),
+    (
+        "note too long",
+        {"naibu-tosei.1.note": "あ" * 201},
+        "naibu-tosei.1.note",
+        "200文字以内で入力してください（いま201文字）",
+    ),
     ("not a string", {"bpr.1.name": ["前橋"]}, "bpr.1.name", "文字で入力"),
     ("a WG left empty", row("seido-digital", 1, "", "", "", "", ""), "seido-digital.1.name", "少なくとも1名"),
     ("same person twice in one WG", row("bpr", 2, "前橋 太郎", ALICE), "bpr.2.aad", "このWGにも"),
     ("same person in two WGs", {"naibu-tosei.1.aad": ALICE}, "naibu-tosei.1.aad", "「BPR推進WG」にも"),
     ("over the quota", row("seido-digital", 2, "利根 三郎", DAVE), "seido-digital", "1名まで"),
     ("over BPR's quota", row("bpr", 3, "利根 三郎", DAVE), "bpr", "2名まで"),
-    ("a WG that does not concern the department", row("mynumber", 1, "利根 三郎", DAVE), "_form", "推薦対象ではありません"),
+    (
+        "a WG that does not concern the department",
+        row("mynumber", 1, "利根 三郎", DAVE),
+        "_form",
+        "推薦対象ではありません",
+    ),
     ("an unknown WG", row("nope", 1, "利根 三郎", DAVE), "_form", "「nope」"),
 ]
 
@@ -165,7 +198,16 @@ def apply(change: dict[str, Any], now: Any = DURING) -> OpenApplication | FormEr
 def test_a_valid_application() -> None:
     result = apply({})
     assert result == OpenApplication(
-        "fy2023", "mirise", ALICE, "前橋 太郎", "D001", "主事", ("複業", "ピアボーナス"), "職員の挑戦を応援したい", True, DURING
+        "fy2023",
+        "mirise",
+        ALICE,
+        "前橋 太郎",
+        "D001",
+        "主事",
+        ("複業", "ピアボーナス"),
+        "職員の挑戦を応援したい",
+        True,
+        DURING,
     )
 
 
@@ -178,7 +220,12 @@ APPLICATION_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown theme", {"themes": "複業,宇宙開発"}, "themes", "宇宙開発"),
     ("theme twice", {"themes": "複業,複業"}, "themes", "2回"),
     ("no motivation", {"motivation": ""}, "motivation", "志望動機を入力"),
-    ("motivation too long", {"motivation": "あ" * 401}, "motivation", "400文字以内（いま401文字）"),
+    (
+        "motivation too long",
+        {"motivation": "あ" * 401},
+        "motivation",
+        "400文字以内で入力してください（いま401文字）",
+    ),
     ("no supervisor agreement", {"supervisor_agreed": "false"}, "supervisor_agreed", "了承を得てから"),
     ("agreement missing", {"supervisor_agreed": None}, "supervisor_agreed", "了承を得てから"),
     ("separately recruited WG", {"wg_id": "chiiki-dx", "themes": ""}, "_form", "受け付けていません"),
@@ -187,7 +234,9 @@ APPLICATION_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "change", "field", "words"), APPLICATION_INVALID, ids=[c[0] for c in APPLICATION_INVALID])
+@pytest.mark.parametrize(
+    ("name", "change", "field", "words"), APPLICATION_INVALID, ids=[c[0] for c in APPLICATION_INVALID]
+)
 def test_invalid_applications(name: str, change: dict[str, Any], field: str, words: str) -> None:
     result = apply(change)
     assert isinstance(result, FormErrors)

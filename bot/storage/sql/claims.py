@@ -40,7 +40,9 @@ class SqlActivityClaims(SqlRepository):
         """Forget claims older than ``days`` days; return how many were removed."""
         cutoff = utcnow() - timedelta(days=days)
         async with self._db.write() as conn:
-            result = await conn.execute(sa.delete(activity_claims).where(activity_claims.c.claimed_at < cutoff))
+            result = await conn.execute(
+                sa.delete(activity_claims).where(activity_claims.c.claimed_at < cutoff)
+            )
         return result.rowcount or 0
 
 

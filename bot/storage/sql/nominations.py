@@ -150,7 +150,10 @@ class SqlNominations(SqlRepository):
                 stmt = insert_for(self._db, departments).values(list(part))
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["code"],
-                    set_={name: stmt.excluded[name] for name in ("name", "contacts", "active", "sort_order", "updated_at")},
+                    set_={
+                        name: stmt.excluded[name]
+                        for name in ("name", "contacts", "active", "sort_order", "updated_at")
+                    },
                 )
                 await conn.execute(stmt)
 
@@ -266,7 +269,9 @@ class SqlNominations(SqlRepository):
             raise NotFound("campaign", campaign_id)
         return _campaign(row)
 
-    async def _open_campaign(self, conn: AsyncConnection, campaign_id: str, wg_id: str | None, now: datetime) -> Campaign:
+    async def _open_campaign(
+        self, conn: AsyncConnection, campaign_id: str, wg_id: str | None, now: datetime
+    ) -> Campaign:
         """The campaign, share-locked so that a concurrent close waits; raises if closed."""
         row = (
             await conn.execute(
@@ -310,7 +315,9 @@ class SqlNominations(SqlRepository):
 
     async def _finish_action(self, conn: AsyncConnection, key: str, entity_id: str) -> None:
         await conn.execute(
-            sa.update(submit_actions).where(submit_actions.c.idempotency_key == key).values(entity_id=entity_id)
+            sa.update(submit_actions)
+            .where(submit_actions.c.idempotency_key == key)
+            .values(entity_id=entity_id)
         )
 
     async def _audit(
@@ -364,7 +371,9 @@ class SqlNominations(SqlRepository):
 
     async def _load_submission(self, conn: AsyncConnection, submission_id: str) -> Submission:
         row = (
-            await conn.execute(sa.select(submissions).where(submissions.c.id == submission_id).with_for_update())
+            await conn.execute(
+                sa.select(submissions).where(submissions.c.id == submission_id).with_for_update()
+            )
         ).first()
         if row is None:
             raise NotFound("submission", submission_id)
@@ -408,7 +417,9 @@ class SqlNominations(SqlRepository):
             if previous is not None:
                 return await self._load_submission(conn, previous), False
             await self._open_campaign(conn, campaign_id, wg_id, now)
-            if (await conn.execute(sa.select(departments.c.code).where(departments.c.code == department_code))).first() is None:
+            if (
+                await conn.execute(sa.select(departments.c.code).where(departments.c.code == department_code))
+            ).first() is None:
                 raise NotFound("department", department_code)
             new_id = _new_id()
             inserted = (
@@ -437,7 +448,9 @@ class SqlNominations(SqlRepository):
                 existing_id = (
                     await conn.execute(
                         sa.select(s.c.id).where(
-                            s.c.campaign_id == campaign_id, s.c.department_code == department_code, s.c.wg_id == wg_id
+                            s.c.campaign_id == campaign_id,
+                            s.c.department_code == department_code,
+                            s.c.wg_id == wg_id,
                         )
                     )
                 ).scalar_one()
@@ -483,13 +496,17 @@ class SqlNominations(SqlRepository):
                 .values(status="withdrawn", version=submissions.c.version + 1, updated_at=now)
             )
             after = await self._load_submission(conn, submission_id)
-            await self._audit(conn, before.campaign_id, "submission", submission_id, "withdraw", by, now, before, after)
+            await self._audit(
+                conn, before.campaign_id, "submission", submission_id, "withdraw", by, now, before, after
+            )
         return after
 
     async def get_submission(self, submission_id: str) -> Submission | None:
         """One submission, or None."""
         async with self._db.read() as conn:
-            row = (await conn.execute(sa.select(submissions).where(submissions.c.id == submission_id))).first()
+            row = (
+                await conn.execute(sa.select(submissions).where(submissions.c.id == submission_id))
+            ).first()
         return _submission(row) if row else None
 
     async def find_submission(self, campaign_id: str, department_code: str, wg_id: str) -> Submission | None:
@@ -577,11 +594,15 @@ class SqlNominations(SqlRepository):
             ).first()
             if inserted is not None:
                 stored = await self._load_application(conn, new_id)
-                await self._audit(conn, campaign_id, "application", new_id, "submit", applicant_aad_id, now, None, stored)
+                await self._audit(
+                    conn, campaign_id, "application", new_id, "submit", applicant_aad_id, now, None, stored
+                )
             else:
                 existing_id = (
                     await conn.execute(
-                        sa.select(a.c.id).where(a.c.campaign_id == campaign_id, a.c.applicant_aad_id == applicant_aad_id)
+                        sa.select(a.c.id).where(
+                            a.c.campaign_id == campaign_id, a.c.applicant_aad_id == applicant_aad_id
+                        )
                     )
                 ).scalar_one()
                 before = await self._load_application(conn, existing_id)
@@ -593,12 +614,22 @@ class SqlNominations(SqlRepository):
                 stored = await self._load_application(conn, existing_id)
                 action = "submit" if before.status == "withdrawn" else "edit"
                 await self._audit(
-                    conn, campaign_id, "application", existing_id, action, applicant_aad_id, now, before, stored
+                    conn,
+                    campaign_id,
+                    "application",
+                    existing_id,
+                    action,
+                    applicant_aad_id,
+                    now,
+                    before,
+                    stored,
                 )
             await self._finish_action(conn, idempotency_key, stored.id)
         return stored, True
 
-    async def withdraw_application(self, application_id: str, *, by: str, now: datetime | None = None) -> Application:
+    async def withdraw_application(
+        self, application_id: str, *, by: str, now: datetime | None = None
+    ) -> Application:
         """Withdraw an open application until the deadline (audited)."""
         now = now or utcnow()
         async with self._db.write() as conn:
@@ -612,7 +643,9 @@ class SqlNominations(SqlRepository):
                 .values(status="withdrawn", version=applications.c.version + 1, updated_at=now)
             )
             after = await self._load_application(conn, application_id)
-            await self._audit(conn, before.campaign_id, "application", application_id, "withdraw", by, now, before, after)
+            await self._audit(
+                conn, before.campaign_id, "application", application_id, "withdraw", by, now, before, after
+            )
         return after
 
     async def get_application(self, campaign_id: str, applicant_aad_id: str) -> Application | None:
@@ -623,7 +656,9 @@ class SqlNominations(SqlRepository):
             row = (await conn.execute(query)).first()
         return _application(row) if row else None
 
-    async def list_applications(self, campaign_id: str, *, include_withdrawn: bool = False) -> list[Application]:
+    async def list_applications(
+        self, campaign_id: str, *, include_withdrawn: bool = False
+    ) -> list[Application]:
         """Applications of a campaign."""
         a = applications
         query = sa.select(a).where(a.c.campaign_id == campaign_id).order_by(a.c.wg_id, a.c.created_at, a.c.id)

@@ -68,7 +68,9 @@ class SqlNudgeState(SqlRepository):
                 )
             ).scalar_one()
             snoozed_until = (
-                await conn.execute(sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == user_key))
+                await conn.execute(
+                    sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == user_key)
+                )
             ).scalar_one_or_none()
             if snoozed_until is not None and day <= snoozed_until:
                 return []
@@ -80,8 +82,8 @@ class SqlNudgeState(SqlRepository):
                 ).scalars()
             )
             counts: dict[str, int] = {
-                row.rule_id: row.count
-                for row in await conn.execute(
+                rule_id: count
+                for rule_id, count in await conn.execute(
                     sa.select(r.c.rule_id, r.c.count).where(
                         r.c.user_key == user_key, r.c.day == day, r.c.rule_id.in_(wanted)
                     )
@@ -96,7 +98,10 @@ class SqlNudgeState(SqlRepository):
                 granted.append(rule_id)
             if granted:
                 stmt = insert_for(self._db, r).values(
-                    [{"user_key": user_key, "day": day, "rule_id": rule_id, "count": 1} for rule_id in granted]
+                    [
+                        {"user_key": user_key, "day": day, "rule_id": rule_id, "count": 1}
+                        for rule_id in granted
+                    ]
                 )
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["user_key", "day", "rule_id"], set_={"count": r.c.count + 1}
@@ -136,7 +141,8 @@ class SqlNudgeState(SqlRepository):
         """No nudges for this user up to and including ``until``."""
         stmt = insert_for(self._db, nudge_snoozes).values(user_key=user_key, until=until, updated_at=utcnow())
         stmt = stmt.on_conflict_do_update(
-            index_elements=["user_key"], set_={"until": stmt.excluded.until, "updated_at": stmt.excluded.updated_at}
+            index_elements=["user_key"],
+            set_={"until": stmt.excluded.until, "updated_at": stmt.excluded.updated_at},
         )
         async with self._db.write() as conn:
             await conn.execute(stmt)
@@ -149,7 +155,9 @@ class SqlNudgeState(SqlRepository):
     async def snoozed_until(self, user_key: str) -> date | None:
         """The last snoozed day, or None."""
         async with self._db.read() as conn:
-            result = await conn.execute(sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == user_key))
+            result = await conn.execute(
+                sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == user_key)
+            )
             until: date | None = result.scalar_one_or_none()
         return until
 
@@ -180,12 +188,16 @@ class SqlNudgeState(SqlRepository):
         async with self._db.read() as conn:
             return set((await conn.execute(sa.select(t.c.rule_id).where(t.c.user_key == user_key))).scalars())
 
-    async def record_feedback(self, rule_id: str, helpful: bool, day: date, user_key: str, nudge_id: str) -> bool:
+    async def record_feedback(
+        self, rule_id: str, helpful: bool, day: date, user_key: str, nudge_id: str
+    ) -> bool:
         """Store a feedback click once per (nudge, user, rule); True if new."""
         t = nudge_feedback
         stmt = (
             insert_for(self._db, t)
-            .values(nudge_id=nudge_id, user_key=user_key, rule_id=rule_id, helpful=helpful, day=day, at=utcnow())
+            .values(
+                nudge_id=nudge_id, user_key=user_key, rule_id=rule_id, helpful=helpful, day=day, at=utcnow()
+            )
             .on_conflict_do_nothing(index_elements=["nudge_id", "user_key", "rule_id"])
             .returning(t.c.nudge_id)
         )
@@ -233,7 +245,9 @@ class SqlNudgeState(SqlRepository):
         async with self._db.write() as conn:
             await conn.execute(stmt)
 
-    async def find_nudge_for_message(self, conversation_id: str, message_activity_id: str) -> SentNudge | None:
+    async def find_nudge_for_message(
+        self, conversation_id: str, message_activity_id: str
+    ) -> SentNudge | None:
         """The latest nudge sent about a message, withdrawn or not."""
         t = sent_nudges
         query = (
@@ -249,7 +263,9 @@ class SqlNudgeState(SqlRepository):
     async def get_sent_nudge(self, nudge_id: str) -> SentNudge | None:
         """A sent nudge by id."""
         async with self._db.read() as conn:
-            row = (await conn.execute(sa.select(sent_nudges).where(sent_nudges.c.nudge_id == nudge_id))).first()
+            row = (
+                await conn.execute(sa.select(sent_nudges).where(sent_nudges.c.nudge_id == nudge_id))
+            ).first()
         return _to_sent(row) if row else None
 
     async def mark_withdrawn(self, nudge_id: str, at: datetime | None = None) -> bool:

@@ -59,6 +59,7 @@ class TeamsSender:
         queue_size: int = 1000,
         workers: int = 4,
         dropped_counter: Any = None,
+        queue_depth_gauge: Any = None,
     ) -> None:
         """``bot_id`` ("28:<app id>") is used to create 1:1 chats when a ConversationRef has none."""
         self._connector = connector
@@ -71,7 +72,8 @@ class TeamsSender:
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
         self._accepting = True
-        self._dropped = dropped_counter
+        self._dropped = dropped_counter  # e.g. Metrics.outgoing_rejected_total
+        self._depth = queue_depth_gauge  # e.g. Metrics.outgoing_queue_depth
 
     # -- OutboundSender -------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class TeamsSender:
             if self._dropped is not None:
                 self._dropped.inc()
             return False
+        self._report_depth()
         return True
 
     async def send(self, outgoing: Outgoing) -> SendResult:
@@ -135,16 +138,24 @@ class TeamsSender:
     async def _work(self) -> None:
         while True:
             outgoing = await self._queue.get()
+            self._report_depth()
             try:
                 await self.send(outgoing)
             finally:
                 self._queue.task_done()
+
+    def _report_depth(self) -> None:
+        if self._depth is not None:
+            self._depth.set(self._queue.qsize())
 
     # -- routing ----------------------------------------------------------------------------
 
     async def _dispatch(self, outgoing: Outgoing) -> SendResult:
         if outgoing.delete_activity_id:
             return await self._delete(outgoing, outgoing.delete_activity_id)
+        if outgoing.card is None and not outgoing.text:
+            log.warning("an outgoing %s has neither card nor text; not sent", outgoing.delivery.value)
+            return SendResult(None, outgoing.delivery, ok=False)
         if outgoing.replaces_activity_id:
             return await self._update(outgoing, outgoing.replaces_activity_id)
         route = [outgoing.delivery]
@@ -187,11 +198,11 @@ class TeamsSender:
     async def _deliver_personal(self, outgoing: Outgoing) -> tuple[SendResult | None, bool]:
         recipient = outgoing.recipient
         conversation = outgoing.conversation
+        if conversation.kind == "personal":  # already the person's 1:1 chat
+            return self._result(
+                Delivery.PERSONAL, await self._reply(conversation, message_activity(outgoing))
+            )
         if recipient is None:
-            if conversation.kind == "personal":
-                return self._result(
-                    Delivery.PERSONAL, await self._reply(conversation, message_activity(outgoing))
-                )
             return None, False
         activity = message_activity(outgoing)
         stored = await self._stored_personal(recipient)

@@ -87,21 +87,17 @@ class TokenProvider:
         if self._token is not None and self._clock() < self._refresh_at:
             return self._token
         if self._inflight is None:
-            self._inflight = asyncio.get_running_loop().create_future()
-            inflight = self._inflight
-            try:
-                token = await self._fetch()
-            except BaseException as exc:
-                inflight.set_exception(exc if isinstance(exc, Exception) else TokenError("cancelled"))
-                # Nobody else may be awaiting; mark the exception retrieved to avoid a warning.
-                inflight.exception()
-                raise
-            else:
-                inflight.set_result(token)
-                return token
-            finally:
-                self._inflight = None
+            # A task, not the first caller's own await: a caller that gives up (cancelled)
+            # must not cancel the fetch the others are waiting for.
+            task = asyncio.get_running_loop().create_task(self._fetch(), name="msal-token")
+            task.add_done_callback(self._fetch_done)
+            self._inflight = task
         return await asyncio.shield(self._inflight)
+
+    def _fetch_done(self, task: asyncio.Future[str]) -> None:
+        self._inflight = None
+        if not task.cancelled():
+            task.exception()  # retrieved here so an unawaited failure is not reported twice
 
     def invalidate(self) -> None:
         """Forget the cached token so the next call asks msal again."""

@@ -1,0 +1,379 @@
+"""WG nominations: departments, campaigns, idempotent submissions, audit trail, status,
+reminder claims and export rows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bot.storage import Application, CampaignClosed, Database, Department, Nominee, NotFound, WgStatus
+from bot.storage.models import submissions, submit_actions
+
+ADMIN = "aad-admin"
+CONTACT = "aad-contact-somu"
+OPENS = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
+DEADLINE = datetime(2026, 4, 30, 8, 45, tzinfo=UTC)
+DURING = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
+AFTER = DEADLINE + timedelta(seconds=1)
+
+DEPARTMENTS = [
+    Department("somu", "総務課", (CONTACT, "aad-somu-2"), sort_order=1),
+    Department("zaisei", "財政課", ("aad-zaisei",), sort_order=2),
+    Department("jinji", "職員課", ("aad-jinji", CONTACT), sort_order=3),
+]
+ALICE = Nominee("前橋 花子", "aad-hanako", "主事", continuing=True, note="昨年度から継続")
+BOB = Nominee("赤城 太郎", "aad-taro", "主任")
+
+
+def names(image: dict[str, Any] | None) -> list[str]:
+    """Nominee names in an audit before/after image."""
+    assert image is not None
+    return [nominee["name"] for nominee in image["nominees"]]
+
+
+async def seed(db: Database, **overrides: object) -> str:
+    await db.nominations.upsert_departments(DEPARTMENTS)
+    campaign = await db.nominations.create_campaign(
+        fiscal_year=2026,
+        wg_ids=["dx-wg", "kouhou-wg", "miraiz-wg"],
+        opens_at=OPENS,
+        deadline=DEADLINE,
+        reminder_schedule=[DEADLINE - timedelta(days=1), DEADLINE - timedelta(days=7)],
+        created_by=ADMIN,
+        wg_departments={"kouhou-wg": ["zaisei", "somu"], "miraiz-wg": []},
+        campaign_id="fy2026",
+    )
+    return campaign.id
+
+
+async def test_departments_are_upserted_listed_and_found_by_contact(db: Database) -> None:
+    await db.nominations.upsert_departments(DEPARTMENTS)
+    await db.nominations.upsert_departments(
+        [Department("zaisei", "財政部財政課", (), active=False, sort_order=2)]
+    )
+    assert [d.code for d in await db.nominations.list_departments()] == ["somu", "jinji"]
+    assert [d.code for d in await db.nominations.list_departments(active_only=False)] == [
+        "somu",
+        "zaisei",
+        "jinji",
+    ]
+    assert await db.nominations.get_department("zaisei") == Department("zaisei", "財政部財政課", (), False, 2)
+    assert await db.nominations.get_department("nope") is None
+    assert [d.code for d in await db.nominations.departments_for_contact(CONTACT)] == ["somu", "jinji"]
+
+
+async def test_a_campaign_is_created_extended_closed_and_audited(db: Database) -> None:
+    campaign_id = await seed(db)
+    campaign = await db.nominations.get_campaign(campaign_id)
+    assert campaign is not None
+    assert (campaign.fiscal_year, campaign.wg_ids, campaign.status, campaign.deadline) == (
+        2026,
+        ("dx-wg", "kouhou-wg", "miraiz-wg"),
+        "open",
+        DEADLINE,
+    )
+    assert campaign.reminder_schedule == (DEADLINE - timedelta(days=7), DEADLINE - timedelta(days=1))
+    assert campaign.wg_departments == {"kouhou-wg": ("zaisei", "somu"), "miraiz-wg": ()}
+    closed = await db.nominations.close_campaign(campaign_id, by=ADMIN)
+    assert closed.status == "closed"
+    assert [c.id for c in await db.nominations.list_campaigns("closed")] == [campaign_id]
+    assert await db.nominations.list_campaigns("open") == []
+    extended = await db.nominations.extend_deadline(
+        campaign_id, DEADLINE + timedelta(days=3), by="aad-admin-2"
+    )
+    assert (extended.status, extended.deadline) == ("open", DEADLINE + timedelta(days=3))
+    trail = await db.nominations.audit_trail(campaign_id)
+    assert [(e.entity, e.action, e.actor) for e in trail] == [
+        ("campaign", "create", ADMIN),
+        ("campaign", "close", ADMIN),
+        ("campaign", "extend", "aad-admin-2"),
+    ]
+    assert trail[2].before is not None and trail[2].after is not None
+    assert (trail[2].before["status"], trail[2].after["status"]) == ("closed", "open")
+    assert trail[2].after["deadline"] == (DEADLINE + timedelta(days=3)).isoformat()
+
+
+async def test_a_campaign_needs_its_deadline_after_its_opening(db: Database) -> None:
+    with pytest.raises(ValueError):
+        await db.nominations.create_campaign(
+            fiscal_year=2026,
+            wg_ids=["x"],
+            opens_at=OPENS,
+            deadline=OPENS,
+            reminder_schedule=[],
+            created_by=ADMIN,
+        )
+
+
+async def test_a_repeated_submit_stores_once(db: Database) -> None:
+    campaign_id = await seed(db)
+    first, created = await db.nominations.submit(
+        campaign_id, "somu", "dx-wg", [ALICE, BOB], by=CONTACT, idempotency_key="act-1", now=DURING
+    )
+    again, created_again = await db.nominations.submit(
+        campaign_id, "somu", "dx-wg", [BOB], by=CONTACT, idempotency_key="act-1", now=DURING
+    )
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert first.nominees == (ALICE, BOB) and first.version == 1 and first.status == "submitted"
+    trail = await db.nominations.audit_trail(campaign_id, first.id)
+    assert [(e.action, e.actor) for e in trail] == [("submit", CONTACT)]
+    assert trail[0].before is None
+    assert names(trail[0].after) == ["前橋 花子", "赤城 太郎"]
+
+
+async def test_concurrent_retries_of_one_submit_on_two_replicas_store_once(
+    db: Database, replica: Database
+) -> None:
+    campaign_id = await seed(db)
+    results = await asyncio.gather(
+        *(
+            (db if i % 2 else replica).nominations.submit(
+                campaign_id, "somu", "dx-wg", [ALICE], by=CONTACT, idempotency_key="teams-retry", now=DURING
+            )
+            for i in range(12)
+        )
+    )
+    assert [created for _, created in results].count(True) == 1
+    assert len({sub.id for sub, _ in results}) == 1
+    assert len(await db.nominations.audit_trail(campaign_id, results[0][0].id)) == 1
+
+
+async def test_concurrent_different_submits_for_one_wg_keep_one_row_and_every_change(
+    db: Database, replica: Database
+) -> None:
+    campaign_id = await seed(db)
+    results = await asyncio.gather(
+        *(
+            (db if i % 2 else replica).nominations.submit(
+                campaign_id, "somu", "dx-wg", [ALICE], by=CONTACT, idempotency_key=f"act-{i}", now=DURING
+            )
+            for i in range(8)
+        )
+    )
+    assert all(created for _, created in results)
+    assert len({sub.id for sub, _ in results}) == 1
+    stored = await db.nominations.find_submission(campaign_id, "somu", "dx-wg")
+    assert stored is not None and stored.version == 8
+    actions = [e.action for e in await db.nominations.audit_trail(campaign_id, stored.id)]
+    assert actions == ["submit"] + ["edit"] * 7
+
+
+async def test_edit_withdraw_and_resubmit_are_audited(db: Database) -> None:
+    campaign_id = await seed(db)
+    sub, _ = await db.nominations.submit(
+        campaign_id, "somu", "dx-wg", [ALICE], by=CONTACT, idempotency_key="a", now=DURING
+    )
+    edited = await db.nominations.edit(sub.id, [BOB], by="aad-somu-2", now=DURING)
+    assert (edited.nominees, edited.version, edited.submitted_by) == ((BOB,), 2, "aad-somu-2")
+    withdrawn = await db.nominations.withdraw(sub.id, by=CONTACT, now=DURING)
+    assert (withdrawn.status, withdrawn.version) == ("withdrawn", 3)
+    assert (
+        await db.nominations.withdraw(sub.id, by=CONTACT, now=DURING) == withdrawn
+    )  # second click: no change
+    assert await db.nominations.list_submissions(campaign_id) == []
+    assert len(await db.nominations.list_submissions(campaign_id, include_withdrawn=True)) == 1
+    again, created = await db.nominations.submit(
+        campaign_id, "somu", "dx-wg", [ALICE], by=CONTACT, idempotency_key="b", now=DURING
+    )
+    assert created and again.id == sub.id and again.status == "submitted" and again.version == 4
+    trail = await db.nominations.audit_trail(campaign_id, sub.id)
+    assert [(e.action, e.actor) for e in trail] == [
+        ("submit", CONTACT),
+        ("edit", "aad-somu-2"),
+        ("withdraw", CONTACT),
+        ("submit", CONTACT),
+    ]
+    assert [names(e.before) for e in trail[1:2]] == [["前橋 花子"]]
+    assert [names(e.after) for e in trail[1:2]] == [["赤城 太郎"]]
+
+
+async def test_an_edit_with_a_repeated_key_is_applied_once(db: Database) -> None:
+    campaign_id = await seed(db)
+    sub, _ = await db.nominations.submit(
+        campaign_id, "somu", "dx-wg", [ALICE], by=CONTACT, idempotency_key="s", now=DURING
+    )
+    await db.nominations.edit(sub.id, [BOB], by=CONTACT, idempotency_key="e", now=DURING)
+    repeated = await db.nominations.edit(sub.id, [BOB], by=CONTACT, idempotency_key="e", now=DURING)
+    assert repeated.version == 2
+
+
+@pytest.mark.parametrize(
+    ("close", "now", "reason"),
+    [
+        (False, AFTER, "deadline"),
+        (True, DURING, "closed"),
+        (False, OPENS - timedelta(minutes=1), "not-open-yet"),
+    ],
+)
+async def test_a_campaign_not_accepting_changes_stores_nothing(
+    db: Database, close: bool, now: datetime, reason: str
+) -> None:
+    campaign_id = await seed(db)
+    sub, _ = await db.nominations.submit(
+        campaign_id, "somu", "dx-wg", [ALICE], by=CONTACT, idempotency_key="ok", now=DURING
+    )
+    if close:
+        await db.nominations.close_campaign(campaign_id, by=ADMIN)
+    attempts = [
+        db.nominations.submit(
+            campaign_id, "zaisei", "dx-wg", [BOB], by="aad-zaisei", idempotency_key="late", now=now
+        ),
+        db.nominations.edit(sub.id, [BOB], by=CONTACT, now=now),
+        db.nominations.withdraw(sub.id, by=CONTACT, now=now),
+        db.nominations.apply(
+            campaign_id,
+            "aad-x",
+            applicant_name="x",
+            wg_id="miraiz-wg",
+            themes=["ABW"],
+            motivation="m",
+            supervisor_agreed=True,
+            idempotency_key="late-app",
+            now=now,
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(CampaignClosed) as raised:
+            await attempt
+        assert raised.value.reason == reason
+    assert [s.nominees for s in await db.nominations.list_submissions(campaign_id)] == [(ALICE,)]
+    async with db.read() as conn:
+        keys = (await conn.execute(sa.select(submit_actions.c.idempotency_key))).scalars().all()
+    assert keys == ["ok"]  # the refused keys were not used up
+
+
+@pytest.mark.parametrize(
+    ("campaign", "department", "wg", "what"),
+    [
+        ("nope", "somu", "dx-wg", "campaign"),
+        ("fy2026", "nope", "dx-wg", "department"),
+        ("fy2026", "somu", "nope-wg", "WG in campaign fy2026"),
+    ],
+)
+async def test_submitting_to_something_unknown_is_not_found(
+    db: Database, campaign: str, department: str, wg: str, what: str
+) -> None:
+    await seed(db)
+    with pytest.raises(NotFound) as raised:
+        await db.nominations.submit(
+            campaign, department, wg, [ALICE], by=CONTACT, idempotency_key="k", now=DURING
+        )
+    assert raised.value.what == what
+    async with db.read() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(submissions))).scalar() == 0
+
+
+async def test_editing_an_unknown_submission_is_not_found(db: Database) -> None:
+    with pytest.raises(NotFound):
+        await db.nominations.edit("missing", [ALICE], by=CONTACT, now=DURING)
+    with pytest.raises(NotFound):
+        await db.nominations.withdraw("missing", by=CONTACT, now=DURING)
+
+
+async def apply(
+    db: Database, campaign_id: str, key: str, motivation: str = "窓口を変えたい"
+) -> tuple[Application, bool]:
+    return await db.nominations.apply(
+        campaign_id,
+        "aad-hanako",
+        applicant_name="前橋 花子",
+        department_code="somu",
+        wg_id="miraiz-wg",
+        themes=["ABW", "窓口"],
+        motivation=motivation,
+        supervisor_agreed=True,
+        idempotency_key=key,
+        now=DURING,
+    )
+
+
+async def test_an_open_application_is_stored_once_replaced_and_withdrawn(db: Database) -> None:
+    campaign_id = await seed(db)
+    first, created = await apply(db, campaign_id, "app-1")
+    again, created_again = await apply(db, campaign_id, "app-1", motivation="ignored")
+    assert (created, created_again) == (True, False) and again == first
+    replaced, created = await apply(db, campaign_id, "app-2", motivation="人材バンクも")
+    assert (
+        created
+        and replaced.id == first.id
+        and replaced.motivation == "人材バンクも"
+        and replaced.version == 2
+    )
+    stored = await db.nominations.get_application(campaign_id, "aad-hanako")
+    assert stored is not None and stored.themes == ("ABW", "窓口") and stored.supervisor_agreed is True
+    withdrawn = await db.nominations.withdraw_application(stored.id, by="aad-hanako", now=DURING)
+    assert withdrawn.status == "withdrawn"
+    assert await db.nominations.list_applications(campaign_id) == []
+    actions = [e.action for e in await db.nominations.audit_trail(campaign_id, stored.id)]
+    assert actions == ["submit", "edit", "withdraw"]
+
+
+async def test_status_lists_who_submitted_and_who_has_not(db: Database) -> None:
+    campaign_id = await seed(db)
+    for dept, wg, key in [
+        ("somu", "dx-wg", "1"),
+        ("jinji", "dx-wg", "2"),
+        ("somu", "kouhou-wg", "3"),
+        ("jinji", "kouhou-wg", "4"),
+    ]:
+        await db.nominations.submit(
+            campaign_id, dept, wg, [ALICE], by=CONTACT, idempotency_key=key, now=DURING
+        )
+    withdrawn = await db.nominations.find_submission(campaign_id, "jinji", "dx-wg")
+    assert withdrawn is not None
+    await db.nominations.withdraw(withdrawn.id, by=CONTACT, now=DURING)
+    await apply(db, campaign_id, "app")
+    assert await db.nominations.status(campaign_id) == [
+        WgStatus("dx-wg", submitted=("somu",), missing=("zaisei", "jinji"), applications=0),
+        # jinji is not among kouhou-wg's departments but submitted anyway: listed after them
+        WgStatus("kouhou-wg", submitted=("somu", "jinji"), missing=("zaisei",), applications=0),
+        WgStatus("miraiz-wg", submitted=(), missing=(), applications=1),
+    ]
+    with pytest.raises(NotFound):
+        await db.nominations.status("nope")
+
+
+async def test_a_reminder_is_claimed_once_across_replicas(db: Database, replica: Database) -> None:
+    campaign_id = await seed(db)
+    results = await asyncio.gather(
+        *(
+            (db if i % 2 else replica).nominations.claim_reminder(campaign_id, "zaisei", "2026-04-23T00:00Z")
+            for i in range(16)
+        )
+    )
+    assert results.count(True) == 1
+    assert await db.nominations.claim_reminder(campaign_id, "zaisei", "2026-04-29T00:00Z") is True
+    assert await db.nominations.claim_reminder(campaign_id, "somu", "2026-04-23T00:00Z") is True
+
+
+async def test_export_rows_flatten_nominees_and_applications(db: Database) -> None:
+    campaign_id = await seed(db)
+    await db.nominations.submit(
+        campaign_id, "zaisei", "dx-wg", [BOB], by="aad-zaisei", idempotency_key="1", now=DURING
+    )
+    await db.nominations.submit(
+        campaign_id, "somu", "dx-wg", [BOB, ALICE], by=CONTACT, idempotency_key="2", now=DURING
+    )
+    gone, _ = await db.nominations.submit(
+        campaign_id, "somu", "kouhou-wg", [ALICE], by=CONTACT, idempotency_key="3", now=DURING
+    )
+    await db.nominations.withdraw(gone.id, by=CONTACT, now=DURING)
+    await apply(db, campaign_id, "app")
+    rows = await db.nominations.export_rows(campaign_id)
+    assert [(r.wg_id, r.source, r.department_name, r.name, r.position, r.continuing) for r in rows] == [
+        ("dx-wg", "department", "総務課", "前橋 花子", "主事", True),
+        ("dx-wg", "department", "総務課", "赤城 太郎", "主任", False),
+        ("dx-wg", "department", "財政課", "赤城 太郎", "主任", False),
+        ("miraiz-wg", "application", "総務課", "前橋 花子", "", None),
+    ]
+    assert rows[0].note == "昨年度から継続" and rows[0].submitted_by == CONTACT
+    assert (rows[3].themes, rows[3].motivation, rows[3].supervisor_agreed) == (
+        ("ABW", "窓口"),
+        "窓口を変えたい",
+        True,
+    )
