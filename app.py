@@ -14,19 +14,20 @@ from bot.web import create_app
 log = logging.getLogger("app")
 
 
-def build_app(settings: Settings) -> web.Application:
-    """The production application: real services, sender and readiness checks."""
+async def build_app(settings: Settings) -> web.Application:
+    """The production application: real services, sender, readiness checks and cleanup."""
     # imported here so that `python app.py` with wrong settings fails fast without loading them
     from bot.service import build_services
 
     metrics = Metrics()
-    handler, sender, readiness_checks, background_tasks = build_services(settings, metrics)
+    services = await build_services(settings, metrics)
     return create_app(
         settings,
-        handler=handler,
-        sender=sender,
-        readiness_checks=readiness_checks,
-        background_tasks=background_tasks,
+        handler=services.handler,
+        sender=services.sender,
+        readiness_checks=services.readiness_checks,
+        background_tasks=services.background_tasks,
+        cleanup=services.cleanup,
         metrics=metrics,
     )
 
@@ -41,9 +42,8 @@ def main() -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = build_app(settings)
-    log.info("listening on %s:%d (%s)", settings.host, settings.port, settings.environment)
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    log.info("starting on %s:%d (%s)", settings.host, settings.port, settings.environment)
+    web.run_app(build_app(settings), host=settings.host, port=settings.port, access_log=None, print=None)
     return 0
 
 

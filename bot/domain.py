@@ -34,6 +34,7 @@ class ConversationRef:
     team_id: str | None = None
     channel_id: str | None = None
     thread_root_id: str | None = None  # set for a reply inside a channel thread
+    team_aad_group_id: str | None = None  # the team's Entra group id, which Microsoft Graph wants
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     host: str = Field("0.0.0.0", validation_alias="HOST")
     """Interface the web server binds to."""
 
-    allowed_tenant_ids: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="ALLOWED_TENANT_IDS")
+    allowed_tenant_ids: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="ALLOWED_TENANT_IDS"
+    )
     """Comma-separated Entra tenant ids allowed to talk to the bot (403 for others); empty: any."""
 
     auth_clock_skew_seconds: int = Field(300, ge=0, le=900, validation_alias="AUTH_CLOCK_SKEW_SECONDS")
@@ -179,13 +181,20 @@ class Settings(BaseSettings):
         if self.local_mode and self.environment == "production":
             problems.append("MicrosoftAppId: required when ENVIRONMENT=production (local mode is refused)")
         if self.microsoft_app_id:
-            if self.microsoft_app_type in ("SingleTenant", "UserAssignedMSI") and not self.microsoft_app_tenant_id:
-                problems.append(f"MicrosoftAppTenantId: required when MicrosoftAppType={self.microsoft_app_type}")
+            if (
+                self.microsoft_app_type in ("SingleTenant", "UserAssignedMSI")
+                and not self.microsoft_app_tenant_id
+            ):
+                problems.append(
+                    f"MicrosoftAppTenantId: required when MicrosoftAppType={self.microsoft_app_type}"
+                )
             if (
                 self.microsoft_app_type != "UserAssignedMSI"
                 and not self.microsoft_app_password.get_secret_value()
             ):
-                problems.append(f"MicrosoftAppPassword: required when MicrosoftAppType={self.microsoft_app_type}")
+                problems.append(
+                    f"MicrosoftAppPassword: required when MicrosoftAppType={self.microsoft_app_type}"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -228,7 +237,7 @@ class Settings(BaseSettings):
         return prefix + tenant
 
     @property
-    def oauth_scope(self) -> str:
+    def outgoing_oauth_scope(self) -> str:
         """msal scope for outgoing tokens (``<resource>/.default``)."""
         resource = self.to_channel_from_bot_oauth_scope or (
             GOVERNMENT_OAUTH_SCOPE if self.is_government else PUBLIC_OAUTH_SCOPE

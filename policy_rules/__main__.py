@@ -14,8 +14,14 @@ from policy_rules.errors import RuleLoadError
 from policy_rules.model import CONVERSATION_TYPES, MessageInput
 
 TEXTS: dict[str, tuple[str, str]] = {
-    "description": ("前橋市コミュニケーションポリシーのルールを検証・試行します", "validate and try the policy rules"),
-    "check_help": ("ルールを検証し、各ルールの例文を実行します", "validate the rules and run every rule's examples"),
+    "description": (
+        "前橋市コミュニケーションポリシーのルールを検証・試行します",
+        "validate and try the policy rules",
+    ),
+    "check_help": (
+        "ルールを検証し、各ルールの例文を実行します",
+        "validate the rules and run every rule's examples",
+    ),
     "dir_help": ("既定のルールに重ねるディレクトリ", "directory overriding/extending the default rules"),
     "try_help": ("テキストにどのルールが反応するかを表示します", "show which rules fire on a text and where"),
     "eval_help": ("標準入力の JSON Lines を評価します", "evaluate JSON lines from stdin"),
@@ -74,7 +80,9 @@ def command_try(args: argparse.Namespace) -> int:
         say("none_fired")
     for finding in findings:
         rule = rules.rule(finding.rule_id)
-        print(f"{finding.rule_id} [{finding.severity}] {finding.start}-{finding.end} 「{finding.quote}」 {rule.title_ja}")
+        print(
+            f"{finding.rule_id} [{finding.severity}] {finding.start}-{finding.end} 「{finding.quote}」 {rule.title_ja}"
+        )
     return 0
 
 
@@ -143,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")  # JSON lines and Japanese messages, whatever the locale
     args = build_parser().parse_args(argv)
     code: int = args.run(args)
     return code

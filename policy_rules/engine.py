@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from policy_rules.errors import MESSAGES, RuleIssue
 from policy_rules.identifiers import AllowSets
@@ -49,8 +47,12 @@ class Rule:
         self._unless = compile_patterns(spec.unless_any)
         self._allow_phrases = compile_patterns(spec.allow.phrases)
         self._allow_sets = AllowSets(spec.allow.phone_numbers, spec.allow.addresses, spec.allow.email_domains)
-        self._detectors = [(DETECTOR_KINDS[d.kind], d.prepare()) for d in spec.detectors]
-        self._types = frozenset(spec.conversation_types)
+        self._detectors = [
+            (DETECTOR_KINDS[d.kind], d.prepare())  # type: ignore[attr-defined]  # every kind model has `kind`
+            for d in spec.detectors
+        ]
+        self._id, self._severity, self._skip_quoted = spec.id, spec.severity, spec.skip_quoted
+        self._types = frozenset(spec.conversation_types) if spec.enabled else frozenset()
 
     id = property(lambda self: self.spec.id)
     title_ja = property(lambda self: self.spec.title_ja)
@@ -73,12 +75,12 @@ class Rule:
 
     def find(self, view: MatchView, message: MessageInput) -> list[Finding]:
         """Run the rule's detectors on one message; an error skips this rule only."""
-        if self._unless is not None and self._unless.search(view.text):
-            return []
         findings: list[Finding] = []
         for kind, options in self._detectors:
             try:
-                hits = list(kind.detect(view, message, options, self._allow_sets))
+                hits = kind.detect(view, message, options, self._allow_sets)
+                if not isinstance(hits, list):
+                    hits = list(hits)
             except Exception as exc:  # a broken detector must not take the others down
                 # the message text must never reach the log: type and frames only
                 logger.error(
@@ -89,17 +91,24 @@ class Rule:
                     "".join(traceback.format_tb(exc.__traceback__)),
                 )
                 return []
+            if not hits:
+                continue
+            # the exemption is checked only once something was found: most messages never need it
+            if self._unless is not None and self._unless.search(view.text):
+                return []
             for hit in hits:
                 if hit.view_span:
-                    if self.spec.skip_quoted and view.in_quote(hit.start, hit.end):
+                    if self._skip_quoted and view.in_quote(hit.start, hit.end):
                         continue
-                    if self._allow_phrases is not None and self._allow_phrases.search(view.text, hit.start, hit.end):
+                    if self._allow_phrases is not None and self._allow_phrases.search(
+                        view.text, hit.start, hit.end
+                    ):
                         continue
                     start, end = view.to_original(hit.start, hit.end)
                 else:
                     start, end = hit.start, hit.end
                 quote = hit.label if hit.label is not None else view.original[start:end][:_QUOTE_MAX]
-                findings.append(Finding(self.id, self.severity, start, end, quote, hit.category))
+                findings.append(Finding(self._id, self._severity, start, end, quote, hit.category))
         return findings
 
     def render_nudge(self, finding: Finding) -> dict[str, str]:
@@ -134,6 +143,7 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._rules = {rule.id: rule for rule in rules}
+        self._ordered = tuple(self._rules.values())
         canonical = json.dumps(
             [r.spec.model_dump(mode="json") for r in sorted(self._rules.values(), key=lambda r: r.id)],
             ensure_ascii=False,
@@ -154,13 +164,15 @@ class RuleSet:
         """Every finding of every applicable rule, ordered by position then rule id."""
         view: MatchView | None = None
         findings: list[Finding] = []
-        for rule in self._rules.values():
-            if not rule.applies_to(message):
+        conversation_type = message.conversation_type
+        for rule in self._ordered:
+            if conversation_type not in rule._types:
                 continue
             if view is None:
                 view = build_view(message.text)
             findings.extend(rule.find(view, message))
-        findings.sort(key=lambda f: (f.start, f.rule_id))
+        if len(findings) > 1:
+            findings.sort(key=lambda f: (f.start, f.rule_id))
         return findings
 
     def fired_rule_ids(self, message: MessageInput) -> list[str]:
@@ -172,7 +184,10 @@ class RuleSet:
         """Run every rule's examples; return the ones that misbehave."""
         failures: list[ExampleFailure] = []
         for rule in self._rules.values():
-            for should_fire, examples in ((True, rule.spec.examples.fire), (False, rule.spec.examples.no_fire)):
+            for should_fire, examples in (
+                (True, rule.spec.examples.fire),
+                (False, rule.spec.examples.no_fire),
+            ):
                 for example in examples:
                     message = example_message(example, rule)
                     fired = rule.applies_to(message) and bool(rule.find(build_view(message.text), message))
@@ -192,6 +207,3 @@ def load_rule_set(extra_dirs: Iterable[Path] = (), include_defaults: bool = True
     """Load the packaged default rules plus rules from ``extra_dirs`` (same id overrides)."""
     specs = load_rule_specs(extra_dirs, include_defaults=include_defaults)
     return RuleSet(Rule(spec, source) for spec, source in specs)
-
-
-

@@ -56,7 +56,10 @@ PYDANTIC_MESSAGES_JA: dict[str, str] = {
 }
 MESSAGES: dict[str, tuple[str, str]] = {
     "yaml_syntax": ("YAML の書き方に誤りがあります", "YAML syntax error"),
-    "not_mapping": ("ファイルの最上位は rules: で始めてください", "the top level must be a mapping with 'rules:'"),
+    "not_mapping": (
+        "ファイルの最上位は rules: で始めてください",
+        "the top level must be a mapping with 'rules:'",
+    ),
     "duplicate_id": ("同じ id のルールが同じ場所に 2 つあります", "duplicate rule id in the same directory"),
     "missing_dir": ("ルールのディレクトリがありません", "rules directory not found"),
     "unreadable": ("ファイルを読めません", "cannot read file"),

@@ -12,7 +12,17 @@ from collections.abc import Callable, Iterator
 Span = tuple[int, int]
 
 # ---------------------------------------------------------------- マイナンバー (個人番号)
-_TWELVE_DIGITS_RE = re.compile(r"(?<![\d-])(\d{4})-?(\d{4})-?(\d{4})(?![\d-]|-\d)")
+_TWELVE_DIGITS_RE = re.compile(r"(\d{4})-?(\d{4})-?(\d{4})(?!\d|-\d)")
+_DIGIT_OR_DASH = frozenset("0123456789-")
+
+
+def _starts_number(text: str, start: int) -> bool:
+    """True when ``start`` begins a number (no digit or digit-dash right before it).
+
+    Checked in Python rather than with a leading look-behind, which would stop the regex
+    engine from skipping ahead to the first digit.
+    """
+    return start == 0 or text[start - 1] not in _DIGIT_OR_DASH
 
 
 def my_number_check_digit_ok(digits: str) -> bool:
@@ -30,16 +40,22 @@ def my_number_check_digit_ok(digits: str) -> bool:
     return check == int(digits[11])
 
 
+# a run of at least 10 digits (separators allowed): phones and マイナンバー need one
+_LONG_DIGIT_RUN_RE = re.compile(r"[\d(][\d()-]{8,}\d")
+
+
 def find_my_numbers(text: str) -> Iterator[Span]:
     """Spans of 12-digit numbers (separators allowed) with a valid check digit."""
+    if not _LONG_DIGIT_RUN_RE.search(text):
+        return
     for m in _TWELVE_DIGITS_RE.finditer(text):
-        if my_number_check_digit_ok("".join(m.groups())):
+        if _starts_number(text, m.start()) and my_number_check_digit_ok("".join(m.groups())):
             yield m.span()
 
 
 # ---------------------------------------------------------------- 電話番号
 _PHONE_RE = re.compile(
-    r"(?<![\d-])(?:"
+    r"(?:"
     r"0[5789]0-?\d{4}-?\d{4}"  # mobile and IP phones: 11 digits
     r"|\(0\d{1,4}\)-?\d{1,4}-\d{4}"
     r"|0\d{1,4}-\d{1,4}-\d{4}"  # landline with area code, separated
@@ -47,7 +63,7 @@ _PHONE_RE = re.compile(
     r")(?![\d]|-\d)"
 )
 _NON_PERSONAL_PREFIXES = ("0120", "0800", "0570", "0990")
-_EXTENSION_BEFORE_RE = re.compile(r"(?:内線|ないせん|ext\.?)[:：]?$", re.IGNORECASE)
+_EXTENSION_BEFORE_RE = re.compile(r"(?:内線|ないせん|ext\.?)[:：]?$")
 
 
 def digits_only(value: str) -> str:
@@ -57,11 +73,17 @@ def digits_only(value: str) -> str:
 
 def find_phone_numbers(text: str, allowed: frozenset[str]) -> Iterator[Span]:
     """Spans of phone numbers that are not allow-listed, free-dial or extensions."""
+    if not _LONG_DIGIT_RUN_RE.search(text):
+        return
     for m in _PHONE_RE.finditer(text):
+        if not _starts_number(text, m.start()):
+            continue
         digits = digits_only(m.group())
         # free-dial and navi-dial numbers belong to businesses; 0800-000-0000 is free-dial
         # but 080-0000-0000 is a mobile, so 0800 needs its own digit group
-        if digits.startswith(_NON_PERSONAL_PREFIXES) and (not digits.startswith("0800") or m.group()[4:5] == "-"):
+        if digits.startswith(_NON_PERSONAL_PREFIXES) and (
+            not digits.startswith("0800") or m.group()[4:5] == "-"
+        ):
             continue
         if digits in allowed:
             continue
@@ -77,13 +99,16 @@ _DATE = (
     rf"(?:(?:19|20)\d{{2}}\s?(?:年|/|\.|-)\s?\d{{1,2}}\s?(?:月|/|\.|-)\s?\d{{1,2}}日?"
     rf"|{_ERA}\s?(?:\d{{1,2}}|元)\s?(?:年|\.|/|-)\s?\d{{1,2}}\s?(?:月|\.|/|-)\s?\d{{1,2}}日?)"
 )
-_BIRTH_AFTER_RE = re.compile(rf"(?:生年月日|誕生日|生まれ|出生日)(?:は|が|:|:|の方は|、|\s){{0,3}}({_DATE})", re.I)
-_BIRTH_BEFORE_RE = re.compile(rf"({_DATE})\s?(?:生まれ|生|うまれ)(?!活|産|徒|涯|成)", re.I)
+_BIRTH_GATE_RE = re.compile(r"生年月日|誕生日|出生|生まれ|\d日?\s?(?:生|うまれ)")
+_BIRTH_AFTER_RE = re.compile(
+    rf"(?:生年月日|誕生日|生まれ|出生日)(?:は|が|:|:|の方は|、|\s){{0,3}}({_DATE})"
+)
+_BIRTH_BEFORE_RE = re.compile(rf"({_DATE})\s?(?:生まれ|生|うまれ)(?!活|産|徒|涯|成)")
 
 
 def find_birth_dates(text: str) -> Iterator[Span]:
     """Spans of full dates (year, month, day) tied to 生年月日・生まれ・誕生日."""
-    if not any(w in text for w in ("生", "誕")):
+    if not _BIRTH_GATE_RE.search(text):
         return
     seen: set[Span] = set()
     for regex in (_BIRTH_AFTER_RE, _BIRTH_BEFORE_RE):
@@ -98,12 +123,14 @@ def find_birth_dates(text: str) -> Iterator[Span]:
 _KANJI_DIGITS = "〇一二三四五六七八九"
 _N = r"[0-9〇一二三四五六七八九十百千]+"
 _PLACE = r"[一-龥々ぁ-ゖ]{1,12}?"
+# The regex starts at the number (a fast scan); the place name before it is added afterwards.
 _ADDRESS_RE = re.compile(
-    rf"{_PLACE}{_N}丁目(?:{_N}(?:番地?|-)(?:{_N}(?:号|-{_N})?)?)(?:号)?"
-    rf"|{_PLACE}{_N}番地(?:の?{_N})?"
-    rf"|{_PLACE}{_N}番{_N}号"
-    rf"|{_PLACE}(?:町|村|字)(?:[一-龥々]{{1,4}})?\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?(?![\d-])"
+    rf"{_N}丁目(?:{_N}(?:番地?|-)(?:{_N}(?:号|-{_N})?)?)(?:号)?"
+    rf"|{_N}番地(?:の?{_N})?"
+    rf"|{_N}番{_N}号"
+    rf"|[町村字](?:[一-龥々]{{1,4}})?\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?(?![\d-])"
 )
+_PLACE_BEFORE_RE = re.compile(r"[一-龥々ぁ-ゖ]{1,12}$")
 
 
 def kanji_number_to_int(value: str) -> int:
@@ -139,17 +166,23 @@ def canonical_address(value: str) -> str:
 
 def find_addresses(text: str, allowed: frozenset[str]) -> Iterator[Span]:
     """Spans of street addresses down to the block or house number, except allow-listed ones."""
-    if not any(c in text for c in "町村字丁番"):
+    if "丁目" not in text and "番" not in text and "-" not in text:
         return
     for m in _ADDRESS_RE.finditer(text):
-        canon = canonical_address(m.group())
+        start = m.start()
+        place = _PLACE_BEFORE_RE.search(text, max(0, start - 12), start)
+        if place is not None:
+            start = place.start()
+        elif m.group()[0] not in "町村字":
+            continue  # a bare "3番5号" without a place name is not an address
+        canon = canonical_address(text[start : m.end()])
         if any(canon == a or canon.endswith(a) or a.endswith(canon) for a in allowed if canon):
             continue
-        yield m.span()
+        yield start, m.end()
 
 
 # ---------------------------------------------------------------- 口座番号
-_ACCOUNT_RE = re.compile(r"口座(?:番号|no\.?|#)?\s?(?:は|が|を|:|:|、|\s){0,3}(\d{7})(?![\d,])", re.I)
+_ACCOUNT_RE = re.compile(r"口座(?:番号|no\.?|#)?\s?(?:は|が|を|:|:|、|\s){0,3}(\d{7})(?![\d,])")
 
 
 def find_bank_accounts(text: str) -> Iterator[Span]:
@@ -161,7 +194,9 @@ def find_bank_accounts(text: str) -> Iterator[Span]:
 
 
 # ---------------------------------------------------------------- メールアドレス
-_EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+)", re.I)
+_EMAIL_RE = re.compile(
+    r"[a-z0-9][a-z0-9._%+-]{0,63}@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+)"
+)
 
 
 def find_emails(text: str, allowed_domains: frozenset[str]) -> Iterator[Span]:

@@ -109,7 +109,7 @@ def _issue(file: str, line: int | None, path: str, key: str, detail: str = "") -
 def parse_rule_text(text: str, file: str) -> tuple[list[RuleSpec], list[RuleIssue]]:
     """Parse and validate one rule file's text; return its rules and every issue found."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506  (a SafeLoader subclass)
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -139,7 +139,9 @@ def _rule_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_rule_specs(extra_dirs: Iterable[Path] = (), include_defaults: bool = True) -> list[tuple[RuleSpec, str]]:
+def load_rule_specs(
+    extra_dirs: Iterable[Path] = (), include_defaults: bool = True
+) -> list[tuple[RuleSpec, str]]:
     """Load the packaged defaults then each extra directory; a later rule with the same id replaces
     the earlier one. Returns (rule, source file) pairs; raises RuleLoadError with every issue."""
     issues: list[RuleIssue] = []
@@ -147,7 +149,9 @@ def load_rule_specs(extra_dirs: Iterable[Path] = (), include_defaults: bool = Tr
     layers: list[list[tuple[str, str]]] = []
     if include_defaults:
         package = importlib.resources.files(DEFAULT_RULES_PACKAGE)
-        files = sorted((p for p in package.iterdir() if p.name.endswith((".yaml", ".yml"))), key=lambda p: p.name)
+        files = sorted(
+            (p for p in package.iterdir() if p.name.endswith((".yaml", ".yml"))), key=lambda p: p.name
+        )
         layers.append([(f"policy_rules/rules/{p.name}", p.read_text(encoding="utf-8")) for p in files])
     for directory in extra_dirs:
         directory = Path(directory)
@@ -168,11 +172,14 @@ def load_rule_specs(extra_dirs: Iterable[Path] = (), include_defaults: bool = Tr
             issues.extend(file_issues)
             for rule in rules:
                 if rule.id in in_layer and in_layer[rule.id] != file:
-                    issues.append(_issue(file, None, "rules", "duplicate_id", f"{rule.id} ({in_layer[rule.id]})"))
+                    issues.append(
+                        _issue(file, None, "rules", "duplicate_id", f"{rule.id} ({in_layer[rule.id]})")
+                    )
                 in_layer[rule.id] = file
                 merged[rule.id] = (rule, file)
     if not issues and not merged:
         issues.append(_issue("-", None, "", "no_rules"))
     if issues:
+        issues.sort(key=lambda issue: (issue.file, issue.line or 0))
         raise RuleLoadError(issues)
     return list(merged.values())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 ConversationType = Literal["channel", "groupChat", "personal"]
 CONVERSATION_TYPES: tuple[ConversationType, ...] = ("channel", "groupChat", "personal")
@@ -31,12 +31,12 @@ class Finding:
     category: str | None = None
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """What a detector reports: a span of the matching view (or of nothing, for attachments).
 
     ``label`` replaces the quoted words when they must not be shown (personal data);
-    ``view_span`` False means start/end are already original offsets.
+    ``view_span`` False means start/end are already original offsets. A NamedTuple because
+    detectors create these on the hot path.
     """
 
     start: int
@@ -44,4 +44,3 @@ class Hit:
     label: str | None = None
     category: str | None = None
     view_span: bool = True
-    extra: dict[str, str] = field(default_factory=dict)

@@ -17,10 +17,12 @@ Rule patterns go through :func:`fold_pattern` so that admins write natural Japan
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 _MENTION_RE = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
@@ -39,7 +41,7 @@ _LAUGH_RE = re.compile(
 )
 
 _LONG_VOWEL_AFTER_KANA_RE = re.compile(r"(?<=[ぁ-ゖ])[ー〜~]+")
-_DIGIT_DASH_RE = re.compile(r"(?<=\d)[\-‐‑‒–—―−ー〜~ｰ]+(?=\d)")
+_DIGIT_DASH_RE = re.compile(r"(?<=\d)[\-‐‑‒–—―−ーｰ]+(?=\d)")
 _SPACE_CHARS = frozenset(" \t\u3000\u00a0\u2002\u2003\u2009\u200b\r\f\v")
 _LINE_BREAKS = frozenset("\n\u2028\u2029")
 _ZERO_WIDTH = frozenset("\u200c\u200d\ufe0e\ufe0f\u20e3")
@@ -69,7 +71,9 @@ def fold_char(ch: str) -> str:
     folded = []
     for c in out:
         cp = ord(c)
-        if 0x30A1 <= cp <= 0x30F6:  # katakana ァ..ヶ → hiragana
+        if 0x41 <= cp <= 0x5A:  # ASCII upper case → lower: patterns then need no IGNORECASE,
+            folded.append(chr(cp + 32))  # which makes Python's re much slower on Japanese text
+        elif 0x30A1 <= cp <= 0x30F6:  # katakana ァ..ヶ → hiragana
             folded.append(chr(cp - 0x60))
         elif c in "～〜":
             folded.append("〜")
@@ -92,16 +96,43 @@ class Sentence:
     end: int
 
 
-@dataclass
 class MatchView:
     """The folded text of a message with the original offset of every view character."""
 
-    original: str
-    text: str
-    _offsets: list[int] | None = field(default=None, repr=False)
-    _sentences: list[Sentence] | None = field(default=None, repr=False)
-    _quotes: list[tuple[int, int]] | None = field(default=None, repr=False)
-    _lines: list[Sentence] | None = field(default=None, repr=False)
+    __slots__ = (
+        "_folded_len",
+        "_identity",
+        "_lines",
+        "_offsets",
+        "_quotes",
+        "_sentences",
+        "_stages",
+        "original",
+        "text",
+    )
+
+    def __init__(
+        self,
+        original: str,
+        text: str,
+        offsets: list[int] | None = None,
+        stages: list[_Stage] | None = None,
+        folded_len: int = 0,
+    ) -> None:
+        self.original = original
+        self.text = text
+        self._offsets = offsets
+        # fast path: the rewrite stages applied after the fold, replayed backwards to map an
+        # index without building the whole offset map
+        self._stages = stages
+        self._folded_len = folded_len
+        self._identity: bool | None = None
+        self._sentences: list[Sentence] | None = None
+        self._quotes: list[tuple[int, int]] | None = None
+        self._lines: list[Sentence] | None = None
+
+    def __repr__(self) -> str:
+        return f"MatchView(text={self.text!r})"
 
     @property
     def offsets(self) -> list[int]:
@@ -113,6 +144,18 @@ class MatchView:
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the view back to the original text."""
+        if self._stages is not None and self._offsets is None and self.text:
+            if self._identity is None:  # did every character fold to exactly one character?
+                self._identity = len(self.original) == self._folded_len and not self.original.translate(
+                    _ODD_TABLE
+                )
+            if self._identity:
+                size = len(self.text)
+                if end <= start:
+                    pos = _replay_backwards(self._stages, min(start, size - 1))
+                    return pos, pos
+                first = _replay_backwards(self._stages, start)
+                return first, _replay_backwards(self._stages, min(end, size) - 1) + 1
         offsets = self.offsets
         if not offsets:
             return 0, 0
@@ -132,6 +175,14 @@ class MatchView:
 
             self._sentences = split_sentences(self.text)
         return self._sentences
+
+    def opening_sentences(self, count: int) -> list[Sentence]:
+        """The first ``count`` sentences, without splitting the rest of a long message."""
+        if self._sentences is not None:
+            return self._sentences[:count]
+        from policy_rules.sentences import split_sentences
+
+        return split_sentences(self.text, count)
 
     @property
     def lines(self) -> list[Sentence]:
@@ -185,16 +236,23 @@ def _masked_spans(text: str) -> list[tuple[int, int, str]]:
 
 
 # Rewrites applied after the per-character fold, in order, identically on both paths.
-_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r" {2,}"), " "),
+_DASH_GATE_RE = re.compile(r"\d[\-‐‑‒–—―−ーｰ]")
+_REWRITES: tuple[tuple[re.Pattern[str], str, Callable[[str], bool]], ...] = (
+    # (pattern, replacement, cheap gate: the pattern can only match when the gate is true)
+    (re.compile(r" {2,}"), " ", lambda t: "  " in t),
     # keep a space only between two Latin letters (Japanese needs none; digits join up)
-    (re.compile(r"(?<![A-Za-z]) | (?![A-Za-z])"), ""),
-    (re.compile(r"\n{2,}"), "\n"),
-    (re.compile(r"^\n|\n$"), ""),
-    (_LONG_VOWEL_AFTER_KANA_RE, ""),
-    (_DIGIT_DASH_RE, "-"),
+    (re.compile(r"(?<![A-Za-z]) | (?![A-Za-z])"), "", lambda t: " " in t),
+    (re.compile(r"\n{2,}"), "\n", lambda t: "\n\n" in t),
+    (re.compile(r"^\n|\n$"), "", lambda t: t.startswith("\n") or t.endswith("\n")),
+    (_LONG_VOWEL_AFTER_KANA_RE, "", lambda t: "ー" in t or "〜" in t or "~" in t),
+    (_DIGIT_DASH_RE, "-", lambda t: _DASH_GATE_RE.search(t) is not None),
 )
 _NEEDS_SLOW_PATH_RE = re.compile(r"[<&\u3099\u309a\uff9e\uff9f]")
+_ANY_SPECIAL_RE = re.compile(r"[<&\u3099\u309a\uff9e\uff9fwWｗＷ笑(（]")
+# after the fold, no rewrite can apply to a text without any of these
+_ANY_REWRITE_RE = re.compile(r"[ \nー〜~\-‐‑‒–—―−ｰ]")
+_LAUGH_GATE_RE = re.compile(r"[wWｗＷ笑]")
+_KAOMOJI_GATE_RE = re.compile(r"[(（]")
 
 
 class _FoldTable(dict[int, str]):
@@ -215,67 +273,147 @@ def build_view(text: str) -> MatchView:
     Most messages take the fast path (str.translate and a few substitutions); the offset map
     is then built only when a finding needs it.
     """
-    if _NEEDS_SLOW_PATH_RE.search(text) or _LAUGH_RE.search(text) or _KAOMOJI_RE.search(text):
+    if _ANY_SPECIAL_RE.search(text) and (
+        _NEEDS_SLOW_PATH_RE.search(text)
+        or (_LAUGH_GATE_RE.search(text) and _LAUGH_RE.search(text))
+        or (_KAOMOJI_GATE_RE.search(text) and _KAOMOJI_RE.search(text))
+    ):
         return build_view_with_offsets(text)
     folded = text.translate(_FOLD_TABLE)
-    for pattern, repl in _REWRITES:
-        folded = pattern.sub(repl, folded)
-    return MatchView(original=text, text=folded, _offsets=None)
+    folded_len = len(folded)
+    stages: list[_Stage] = []
+    if _ANY_REWRITE_RE.search(folded):
+        for pattern, repl, gate in _REWRITES:
+            if gate(folded):
+                folded, stage = _rewrite_recording(folded, pattern, repl)
+                stages.append(stage)
+    return MatchView(text, folded, None, stages, folded_len)
+
+
+# One rewrite stage: for each replacement, (output start, replacement length, input start,
+# input end); plus the output starts alone for bisect.
+_Stage = tuple[list[int], list[tuple[int, int, int, int]]]
+
+
+def _rewrite_recording(text: str, pattern: re.Pattern[str], repl: str) -> tuple[str, _Stage]:
+    """pattern.sub(repl, text), also recording where each replacement happened."""
+    parts: list[str] = []
+    starts: list[int] = []
+    records: list[tuple[int, int, int, int]] = []
+    pos = 0
+    out_len = 0
+    for m in pattern.finditer(text):
+        s, e = m.span()
+        parts.append(text[pos:s])
+        out_len += s - pos
+        starts.append(out_len)
+        records.append((out_len, len(repl), s, e))
+        parts.append(repl)
+        out_len += len(repl)
+        pos = e
+    parts.append(text[pos:])
+    return "".join(parts), (starts, records)
+
+
+def _replay_backwards(stages: list[_Stage], index: int) -> int:
+    """Map a view index back through the rewrite stages to an index of the folded text."""
+    for starts, records in reversed(stages):
+        k = bisect.bisect_right(starts, index) - 1
+        if k < 0:
+            continue
+        out_start, repl_len, in_start, in_end = records[k]
+        index = in_start if index < out_start + repl_len else index - out_start - repl_len + in_end
+    return index
+
+
+class _OddTable(dict[int, str]):
+    """str.translate table keeping only characters whose fold is not exactly one character."""
+
+    def __missing__(self, codepoint: int) -> str:
+        ch = chr(codepoint)
+        kept = "" if len(fold_char(ch)) == 1 else ch
+        self[codepoint] = kept
+        return kept
+
+
+_ODD_TABLE = _OddTable()
+_COMBINING_PAIR_RE = re.compile(r".[\u3099\u309a\uff9e\uff9f]", re.DOTALL)
+
+
+def _append_plain(text: str, start: int, end: int, pieces: list[str], offs: list[int]) -> None:
+    """Fold text[start:end] (no masks inside) and record the offset of every folded character."""
+    if start >= end:
+        return
+    segment = text[start:end]
+    pieces.append(segment.translate(_FOLD_TABLE))
+    odd = segment.translate(_ODD_TABLE)
+    if not odd:  # every character folds to exactly one: the offsets are a range
+        offs.extend(range(start, end))
+        return
+    positions = sorted(i for c in set(odd) for i in _positions(segment, c))
+    previous = 0
+    for p in positions:
+        offs.extend(range(start + previous, start + p))
+        offs.extend([start + p] * len(_FOLD_TABLE[ord(segment[p])]))
+        previous = p + 1
+    offs.extend(range(start + previous, end))
+
+
+def _positions(text: str, char: str) -> list[int]:
+    found = []
+    i = text.find(char)
+    while i >= 0:
+        found.append(i)
+        i = text.find(char, i + 1)
+    return found
 
 
 def _fast_path_offsets(text: str) -> list[int]:
     """Offsets for a text that took the fast path (no masks, entities or combining marks)."""
-    table = _FOLD_TABLE
-    folded = text.translate(table)
-    offs = [i for i, c in enumerate(text) for _ in range(len(table[ord(c)]))]
-    for pattern, repl in _REWRITES:
-        folded, offs = _rewrite(folded, offs, pattern, repl)
+    pieces: list[str] = []
+    offs: list[int] = []
+    _append_plain(text, 0, len(text), pieces, offs)
+    folded = "".join(pieces)
+    for pattern, repl, gate in _REWRITES:
+        if gate(folded):
+            folded, offs = _rewrite(folded, offs, pattern, repl)
     return offs
 
 
-def build_view_with_offsets(text: str) -> MatchView:
-    """Build the matching view character by character, keeping the original offsets."""
-    chars: list[str] = []
-    offs: list[int] = []
-    masks = _masked_spans(text)
-    mask_i = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        if mask_i < len(masks) and i >= masks[mask_i][0]:
-            s, e, repl = masks[mask_i]
-            mask_i += 1
-            if i < e:
-                if repl:
-                    chars.append(repl)
-                    offs.append(s)
-                i = e
-                continue
-        ch = text[i]
-        if ch == "&" and (m := _ENTITY_RE.match(text, i)):
+def _special_spans(text: str) -> list[tuple[int, int, str]]:
+    """Masked spans, character entities and voiced-mark pairs, with their folded replacement."""
+    spans = _masked_spans(text)
+    if "&" in text:
+        for m in _ENTITY_RE.finditer(text):
             decoded = html.unescape(m.group())
-            for c in decoded:
-                for f in fold_char(c):
-                    chars.append(f)
-                    offs.append(i)
-            i = m.end()
-            continue
-        if i + 1 < n and text[i + 1] in _COMBINING_VOICED:
-            pair = unicodedata.normalize("NFKC", text[i : i + 2])
+            spans.append((m.start(), m.end(), "".join(fold_char(c) for c in decoded)))
+    if _NEEDS_SLOW_PATH_RE.search(text):
+        for m in _COMBINING_PAIR_RE.finditer(text):
+            pair = unicodedata.normalize("NFKC", m.group())
             if len(pair) == 1:
-                for f in fold_char(pair):
-                    chars.append(f)
-                    offs.append(i)
-                i += 2
-                continue
-        for f in fold_char(ch):
-            chars.append(f)
-            offs.append(i)
-        i += 1
-    folded = "".join(chars)
-    for pattern, repl in _REWRITES:
-        folded, offs = _rewrite(folded, offs, pattern, repl)
-    return MatchView(original=text, text=folded, _offsets=offs)
+                spans.append((m.start(), m.end(), fold_char(pair)))
+    spans.sort()
+    return spans
+
+
+def build_view_with_offsets(text: str) -> MatchView:
+    """Build the matching view segment by segment, keeping the original offsets."""
+    pieces: list[str] = []
+    offs: list[int] = []
+    pos = 0
+    for start, end, replacement in _special_spans(text):
+        if start < pos:
+            continue  # overlaps a span already handled
+        _append_plain(text, pos, start, pieces, offs)
+        pieces.append(replacement)
+        offs.extend([start] * len(replacement))
+        pos = end
+    _append_plain(text, pos, len(text), pieces, offs)
+    folded = "".join(pieces)
+    for pattern, repl, gate in _REWRITES:
+        if gate(folded):
+            folded, offs = _rewrite(folded, offs, pattern, repl)
+    return MatchView(text, folded, offs)  # offsets known: no stages needed
 
 
 def _rewrite(text: str, offs: list[int], pattern: re.Pattern[str], repl: str) -> tuple[str, list[int]]:
@@ -300,12 +438,22 @@ def _rewrite(text: str, offs: list[int], pattern: re.Pattern[str], repl: str) ->
 def fold_pattern(pattern: str) -> str:
     """Fold the literal characters of a regular expression the same way as the view.
 
-    Regex syntax is ASCII and NFKC leaves ASCII alone, so folding the whole pattern is safe
-    apart from the long-vowel rule, which only applies to literal text after kana.
+    Regex syntax is ASCII and NFKC leaves ASCII alone, so folding the whole pattern is safe;
+    ASCII letters are lower-cased like the view, except right after a backslash (\\d, \\S).
     """
     out = []
+    escaped = False
     for c in pattern:
-        out.append(fold_char(c) if not c.isascii() else c)
+        if escaped:  # \D \S \W \B \A \Z keep their meaning
+            out.append(c)
+            escaped = False
+        elif c == "\\":
+            out.append(c)
+            escaped = True
+        elif c.isascii():
+            out.append(c.lower())
+        else:
+            out.append(fold_char(c))
     folded = "".join(out)
     return _LONG_VOWEL_AFTER_KANA_RE.sub("", folded)
 

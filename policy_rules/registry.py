@@ -1,6 +1,7 @@
 """Detector kinds, registered by name.
 
-A kind is one function ``detect(view, message, options, allow) -> Iterable[Hit]`` and one
+A kind is one function ``detect(view, message, options, allow) -> Iterable[Hit]`` (the built-in
+kinds return lists, which is cheaper than a generator on the hot path) and one
 pydantic options model whose ``kind`` field is a ``Literal`` of the kind's name. A rule in
 YAML names its kind and gives that kind's options; the loader validates them against the
 model. Detectors only read: they never send, store or log anything.

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policy_rules import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
-from policy_rules.model import ConversationType
+from policy_rules.kinds import KindOptions
+from policy_rules.model import CONVERSATION_TYPES, ConversationType
 from policy_rules.normalize import fold_pattern
 from policy_rules.registry import DETECTOR_KINDS
 
@@ -35,10 +36,14 @@ HOWTO_TOPICS: tuple[str, ...] = (
 NUDGE_PLACEHOLDERS = frozenset({"quote", "title", "rule_id", "category", "policy_section", "howto_topic"})
 RULE_ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,63}$")
 
-DetectorOptions = Annotated[
-    Union[tuple(kind.options_model for kind in DETECTOR_KINDS.values())],  # type: ignore[misc]  # noqa: UP007
-    Field(discriminator="kind"),
-]
+if TYPE_CHECKING:
+    DetectorOptions = KindOptions
+else:
+    # a discriminated union on `kind` over every registered kind
+    DetectorOptions = Annotated[
+        Union[tuple(kind.options_model for kind in DETECTOR_KINDS.values())],  # noqa: UP007
+        Field(discriminator="kind"),
+    ]
 
 
 class Strict(BaseModel):
@@ -82,7 +87,7 @@ class Nudge(Strict):
 class Attachment(Strict):
     """An example attachment."""
 
-    contentType: str  # noqa: N815  (the Teams / corpus field name)
+    contentType: str
     name: str = ""
 
 
@@ -117,7 +122,7 @@ class RuleSpec(Strict):
     enabled: bool = True
     severity: Literal["info", "suggestion", "warning"] = "suggestion"
     conversation_types: list[ConversationType] = Field(
-        default_factory=lambda: ["channel", "groupChat", "personal"], min_length=1
+        default_factory=lambda: list(CONVERSATION_TYPES), min_length=1
     )
     delivery: Literal["targeted", "thread", "log-only"] = "targeted"
     howto_topic: str | None = None
@@ -132,7 +137,9 @@ class RuleSpec(Strict):
     @classmethod
     def _id_shape(cls, value: str) -> str:
         if not RULE_ID_RE.match(value):
-            raise ValueError("id は英小文字・数字・ハイフンで書きます (id must be lowercase letters, digits, hyphens)")
+            raise ValueError(
+                "id は英小文字・数字・ハイフンで書きます (id must be lowercase letters, digits, hyphens)"
+            )
         return value
 
     @field_validator("howto_topic")

@@ -15,15 +15,17 @@ _SENTENCE_END_RE = re.compile(r"[。!?！？]+[」』)\]】]*|\n+|(?<![0-9a-zA-Z
 _QUOTE_RE = re.compile(r"「[^「」\n]{0,80}」|『[^『』\n]{0,80}』|“[^“”\n]{0,80}”|\"[^\"\n]{0,80}\"")
 
 
-def split_sentences(text: str) -> list[Sentence]:
-    """Split the view into sentences; empty pieces are dropped."""
+def split_sentences(text: str, limit: int = 0) -> list[Sentence]:
+    """Split the view into sentences; empty pieces are dropped. ``limit`` > 0 stops early."""
     out: list[Sentence] = []
     pos = 0
     for m in _SENTENCE_END_RE.finditer(text):
         _append(out, text, pos, m.end())
         pos = m.end()
+        if limit and len(out) >= limit:
+            return out
     _append(out, text, pos, len(text))
-    return out
+    return out[:limit] if limit else out
 
 
 def _append(out: list[Sentence], text: str, start: int, end: int) -> None:
@@ -51,6 +53,6 @@ def split_lines(text: str) -> list[Sentence]:
 
 def quote_spans(text: str) -> list[tuple[int, int]]:
     """Spans of quoted passages, brackets included."""
-    if not any(q in text for q in "「『“\""):
+    if not any(q in text for q in '「『“"'):
         return []
     return [(m.start(), m.end()) for m in _QUOTE_RE.finditer(text)]

@@ -6,14 +6,15 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_DEPARTMENT = "未設定"
 """Shown for people whose Entra ``department`` is empty or could not be read in time."""
 
-DepartmentLookup = Callable[[str], Awaitable[str | None]]
+DepartmentLookup = Callable[[str], Coroutine[Any, Any, str | None]]
 """``async (aad_object_id) -> department or None``, e.g. ``GraphClient.user_department``."""
 
 

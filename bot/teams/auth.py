@@ -20,6 +20,7 @@ from typing import Any
 
 import jwt
 from botframework.connector.auth import AuthenticationConstants
+from jwt.types import Options
 
 from bot.teams.openid import SigningKeyStore
 
@@ -87,7 +88,7 @@ class ChannelTokenValidator:
         self._issuer = issuer
         self._leeway = clock_skew
         self._cache: dict[str, ValidatedToken] = {}
-        self._options = {"require": ["exp", "iss", "aud"]}
+        self._options: Options = {"require": ["exp", "iss", "aud"]}
 
     async def validate(self, authorization: str | None) -> ValidatedToken:
         """The validated token from an Authorization header, or ``AuthFailure``."""
@@ -149,7 +150,9 @@ class ChannelTokenValidator:
         expires_at = claims.get("exp")
         if not isinstance(expires_at, int | float):
             raise AuthFailure("malformed_token")
-        return ValidatedToken(claims=claims, expires_at=float(expires_at), endorsements=signing_key.endorsements)
+        return ValidatedToken(
+            claims=claims, expires_at=float(expires_at), endorsements=signing_key.endorsements
+        )
 
     def _evict(self) -> None:
         now = time.time()

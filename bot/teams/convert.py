@@ -46,7 +46,7 @@ HTML_CONTENT_TYPE: Final = "text/html"
 _CONVERSATION_KINDS: Final[frozenset[str]] = frozenset({"channel", "groupChat", "personal"})
 _MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 _BREAK = re.compile(r"<br\s*/?>|</(?:p|div|li|h[1-6]|tr|blockquote)>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->", re.DOTALL)  # only what looks like a tag: "x < y" stays
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
 
@@ -70,12 +70,14 @@ def _opt_str(value: Any) -> str | None:
 def plain_text(text: str) -> str:
     """The text the rules see: mentions removed, HTML tags stripped, entities decoded."""
     if "<" in text:
-        text = _MENTION.sub("", text)
+        if "<at" in text or "<AT" in text or "<At" in text:
+            text = _MENTION.sub("", text)
         text = _BREAK.sub("\n", text)
         text = _TAG.sub("", text)
     if "&" in text:
         text = html.unescape(text)
-    text = _SPACES.sub(" ", text)
+    if "  " in text or "\t" in text or "\u00a0" in text:
+        text = _SPACES.sub(" ", text)
     if "\n" in text:
         text = _BLANK_LINES.sub("\n", text)
     return text.strip()
@@ -123,7 +125,8 @@ def conversation_ref(activity: dict[str, Any]) -> ConversationRef:
     if not service_url:
         raise InvalidActivity("serviceUrl missing")
     channel_data = _obj(activity.get("channelData"))
-    team_id = _opt_str(_obj(channel_data.get("team")).get("id"))
+    team = _obj(channel_data.get("team"))
+    team_id = _opt_str(team.get("id"))
     channel_id = _opt_str(_obj(channel_data.get("channel")).get("id"))
     declared = conversation.get("conversationType")
     kind: ConversationKind
@@ -145,6 +148,7 @@ def conversation_ref(activity: dict[str, Any]) -> ConversationRef:
         team_id=team_id,
         channel_id=channel_id,
         thread_root_id=thread_root or None,
+        team_aad_group_id=_opt_str(team.get("aadGroupId")),
     )
 
 
@@ -244,7 +248,11 @@ def install_event(activity: dict[str, Any]) -> InstallEvent | None:
         )
     if isinstance(removed, list) and any(_obj(member).get("id") == bot_id for member in removed):
         return InstallEvent(
-            activity_id=activity_id, conversation=conversation, actor=actor_or_none, action="remove", bot_added=False
+            activity_id=activity_id,
+            conversation=conversation,
+            actor=actor_or_none,
+            action="remove",
+            bot_added=False,
         )
     return None
 

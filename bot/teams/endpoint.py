@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -55,7 +56,8 @@ class RecentActivities:
 
     def __init__(self, capacity: int = RECENT_ACTIVITY_CAPACITY) -> None:
         self._capacity = capacity
-        self._answers: dict[tuple[str, ...], asyncio.Future[Answer]] = {}
+        # OrderedDict: evicting the oldest is O(1) (a plain dict degrades after many front deletions)
+        self._answers: OrderedDict[tuple[str, ...], asyncio.Future[Answer]] = OrderedDict()
 
     def claim(self, key: tuple[str, ...]) -> tuple[bool, asyncio.Future[Answer]]:
         """(True, new future) for a first delivery; (False, the first's future) for a repeat."""
@@ -65,7 +67,7 @@ class RecentActivities:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._answers[key] = future
         if len(self._answers) > self._capacity:
-            del self._answers[next(iter(self._answers))]
+            self._answers.popitem(last=False)
         return True, future
 
     def forget(self, key: tuple[str, ...]) -> None:
@@ -81,7 +83,7 @@ def dedupe_key(activity: dict[str, Any]) -> tuple[str, ...] | None:
     conversation_id = activity.get("conversation", {})
     conversation_id = conversation_id.get("id") if isinstance(conversation_id, dict) else None
     kind = activity.get("type")
-    key = (
+    key: tuple[str, ...] = (
         kind if isinstance(kind, str) else "",
         conversation_id if isinstance(conversation_id, str) else "",
         activity_id,
@@ -155,7 +157,10 @@ class MessagesEndpoint:
         try:
             if token is not None:
                 token.check_activity(activity.get("serviceUrl"), activity.get("channelId"))
-            if self._allowed_tenants and (convert.tenant_id(activity) or "").lower() not in self._allowed_tenants:
+            if (
+                self._allowed_tenants
+                and (convert.tenant_id(activity) or "").lower() not in self._allowed_tenants
+            ):
                 raise AuthFailure("tenant_not_allowed", status=403)
         except AuthFailure as failure:
             return self._refuse(failure)

@@ -54,7 +54,6 @@ class SigningKeyStore:
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last attempt, successful or not
         self._lock = asyncio.Lock()
-        self.fetch_count = 0
 
     async def get(self, kid: str) -> SigningKey | None:
         """The key for ``kid``, refreshing the cache when allowed; None when unknown."""
@@ -66,6 +65,17 @@ class SigningKeyStore:
         if not self._keys:
             raise SigningKeysUnavailable("signing keys could not be fetched")
         return self._keys.get(kid)
+
+    @property
+    def loaded(self) -> bool:
+        """True once signing keys have been fetched."""
+        return bool(self._keys)
+
+    async def ready(self) -> bool:
+        """Readiness check: keys loaded (trying a fetch, rate-limited, when they are not)."""
+        if not self._keys:
+            await self._refresh_if_allowed()
+        return self.loaded
 
     async def warm_up(self) -> None:
         """Fetch the keys once in advance (failures are logged, the first request retries)."""
@@ -98,7 +108,6 @@ class SigningKeyStore:
             log.info("loaded %d channel signing keys", len(keys))
 
     async def _fetch(self) -> dict[str, SigningKey]:
-        self.fetch_count += 1
         if self._session is None:
             self._session = aiohttp.ClientSession()
         async with self._session.get(self._metadata_url, timeout=FETCH_TIMEOUT) as response:

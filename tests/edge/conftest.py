@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -78,7 +78,7 @@ class RunningBot:
     openid: OpenIdStandIn | None
     session: aiohttp.ClientSession
     app: web.Application
-    counter: list[int] = field(default_factory=lambda: [0])
+    runner: web.AppRunner
 
     async def post(
         self,
@@ -121,9 +121,17 @@ def make_activity(kind: str = "channel", **overrides: Any) -> dict[str, Any]:
             "isGroup": True,
             "tenantId": TENANT_ID,
         }
-        channel_data |= {"team": {"id": "19:team@thread.tacv2"}, "channel": {"id": "19:abc@thread.tacv2"}}
+        channel_data |= {
+            "team": {"id": "19:team@thread.tacv2", "aadGroupId": "7a1b2c3d-0000-4000-8000-00000000abcd"},
+            "channel": {"id": "19:abc@thread.tacv2"},
+        }
     elif kind == "groupChat":
-        conversation = {"id": "19:group@thread.v2", "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT_ID}
+        conversation = {
+            "id": "19:group@thread.v2",
+            "conversationType": "groupChat",
+            "isGroup": True,
+            "tenantId": TENANT_ID,
+        }
     else:
         conversation = {"id": "a:1personal", "conversationType": "personal", "tenantId": TENANT_ID}
     activity: dict[str, Any] = {
@@ -166,15 +174,13 @@ async def start_bot(settings: Settings, openid: OpenIdStandIn | None, **app_opti
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = runner.addresses[0][1]
     session = aiohttp.ClientSession()
-    bot = RunningBot(f"http://127.0.0.1:{port}", handler, sender, openid, session, app)
-    bot._runner = runner  # type: ignore[attr-defined]
-    return bot
+    return RunningBot(f"http://127.0.0.1:{port}", handler, sender, openid, session, app, runner)
 
 
 async def stop_bot(bot: RunningBot) -> None:
     """Stop the app and close the client session."""
     await bot.session.close()
-    await bot._runner.cleanup()  # type: ignore[attr-defined]
+    await bot.runner.cleanup()
 
 
 @pytest.fixture

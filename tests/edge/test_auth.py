@@ -34,7 +34,13 @@ REFUSED: list[tuple[str, Any, dict[str, Any], int, str]] = [
     ("no serviceurl claim", dict(without=("serviceurl",)), {}, 401, "wrong_service_url"),
     ("unendorsed channel", dict(key="unendorsed"), {}, 401, "unendorsed_channel"),
     ("channel not endorsed", {}, {"channelId": "slack"}, 401, "unendorsed_channel"),
-    ("tenant not allowed", {}, {"channelData": {"tenant": {"id": OTHER_TENANT_ID}}, "conversation": {"id": "a:1"}}, 403, "tenant_not_allowed"),
+    (
+        "tenant not allowed",
+        {},
+        {"channelData": {"tenant": {"id": OTHER_TENANT_ID}}, "conversation": {"id": "a:1"}},
+        403,
+        "tenant_not_allowed",
+    ),
     ("tenant missing", {}, {"channelData": {}, "conversation": {"id": "a:1"}}, 403, "tenant_not_allowed"),
 ]
 
@@ -45,13 +51,23 @@ def _authorization(openid: OpenIdStandIn, spec: Any) -> str | None:
     if spec == "hs256":
         import jwt
 
-        return "Bearer " + jwt.encode({"aud": openid.app_id}, "s" * 32, algorithm="HS256", headers={"kid": "kid-endorsed"})
+        return "Bearer " + jwt.encode(
+            {"aud": openid.app_id}, "s" * 32, algorithm="HS256", headers={"kid": "kid-endorsed"}
+        )
     return openid.authorization(**spec)
 
 
-@pytest.mark.parametrize(("case", "auth", "overrides", "status", "reason"), REFUSED, ids=[row[0] for row in REFUSED])
+@pytest.mark.parametrize(
+    ("case", "auth", "overrides", "status", "reason"), REFUSED, ids=[row[0] for row in REFUSED]
+)
 async def test_refused(
-    bot: RunningBot, openid: OpenIdStandIn, case: str, auth: Any, overrides: dict[str, Any], status: int, reason: str
+    bot: RunningBot,
+    openid: OpenIdStandIn,
+    case: str,
+    auth: Any,
+    overrides: dict[str, Any],
+    status: int,
+    reason: str,
 ) -> None:
     got_status, body = await bot.post(make_activity(**overrides), authorization=_authorization(openid, auth))
     assert (got_status, body["error"]) == (status, reason)

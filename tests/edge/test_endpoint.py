@@ -30,8 +30,12 @@ PROTOCOL_ERRORS: list[tuple[str, Any, str, int]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "content_type", "status"), PROTOCOL_ERRORS, ids=[r[0] for r in PROTOCOL_ERRORS])
-async def test_protocol_errors(bot: RunningBot, case: str, body: bytes, content_type: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("case", "body", "content_type", "status"), PROTOCOL_ERRORS, ids=[r[0] for r in PROTOCOL_ERRORS]
+)
+async def test_protocol_errors(
+    bot: RunningBot, case: str, body: bytes, content_type: str, status: int
+) -> None:
     got, answer = await bot.post(body, content_type=content_type)
     assert got == status
     assert isinstance(answer, dict) and answer["error"]
@@ -60,12 +64,28 @@ async def test_chunked_body_over_limit_is_413(bot: RunningBot, openid: OpenIdSta
         make_activity(type=42),
         make_activity(type="typing"),
         make_activity(type="messageReaction", reactionsAdded=[{"type": "like"}]),
-        make_activity(type="messageDelete", channelData={"tenant": {"id": TENANT_ID}, "eventType": "softDeleteMessage"}),
-        make_activity(type="messageUpdate", channelData={"tenant": {"id": TENANT_ID}, "eventType": "softDeleteMessage"}),
+        make_activity(
+            type="messageDelete", channelData={"tenant": {"id": TENANT_ID}, "eventType": "softDeleteMessage"}
+        ),
+        make_activity(
+            type="messageUpdate", channelData={"tenant": {"id": TENANT_ID}, "eventType": "softDeleteMessage"}
+        ),
         make_activity(type="invoke", name="composeExtension/query", value={}),
-        make_activity(type="conversationUpdate", channelData={"tenant": {"id": TENANT_ID}, "eventType": "channelRenamed"}),
+        make_activity(
+            type="conversationUpdate",
+            channelData={"tenant": {"id": TENANT_ID}, "eventType": "channelRenamed"},
+        ),
     ],
-    ids=["unknown", "non-string", "typing", "reaction", "delete", "soft delete update", "other invoke", "rename"],
+    ids=[
+        "unknown",
+        "non-string",
+        "typing",
+        "reaction",
+        "delete",
+        "soft delete update",
+        "other invoke",
+        "rename",
+    ],
 )
 async def test_ignored_activities_get_an_empty_200(bot: RunningBot, activity: dict[str, Any]) -> None:
     assert await bot.post(activity) == (200, None)
@@ -91,8 +111,14 @@ async def test_each_conversation_type_reaches_the_handler(
 ) -> None:
     activity = make_activity(
         kind,
-        text='<at>ポリシーボット</at> <p>お疲れ様です。&amp; 資料は<b>こちら</b></p><div>よろしく</div>',
-        entities=[{"type": "mention", "mentioned": {"id": BOT_ID, "name": "ポリシーボット"}, "text": "<at>ポリシーボット</at>"}],
+        text="<at>ポリシーボット</at> <p>お疲れ様です。&amp; 資料は<b>こちら</b></p><div>よろしく</div>",
+        entities=[
+            {
+                "type": "mention",
+                "mentioned": {"id": BOT_ID, "name": "ポリシーボット"},
+                "text": "<at>ポリシーボット</at>",
+            }
+        ],
     )
     assert await bot.post(activity) == (200, None)
     [message] = bot.handler.messages
@@ -108,7 +134,11 @@ async def test_each_conversation_type_reaches_the_handler(
     assert message.sender.teams_id == USER["id"]
     assert message.sender.aad_object_id == USER["aadObjectId"]
     if kind == "channel":
-        assert (message.conversation.team_id, message.conversation.channel_id) == ("19:team@thread.tacv2", "19:abc@thread.tacv2")
+        assert (message.conversation.team_id, message.conversation.channel_id) == (
+            "19:team@thread.tacv2",
+            "19:abc@thread.tacv2",
+        )
+        assert message.conversation.team_aad_group_id == "7a1b2c3d-0000-4000-8000-00000000abcd"
 
 
 @pytest.mark.parametrize(
@@ -132,7 +162,11 @@ async def test_attachments_are_passed_without_the_html_copy(bot: RunningBot) -> 
         text="",
         attachments=[
             {"contentType": "text/html", "content": "<p>音声メモです</p>"},
-            {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": "memo.m4a", "contentUrl": "https://x/memo.m4a"},
+            {
+                "contentType": "application/vnd.microsoft.teams.file.download.info",
+                "name": "memo.m4a",
+                "contentUrl": "https://x/memo.m4a",
+            },
         ],
     )
     await bot.post(activity)
@@ -147,13 +181,20 @@ async def test_attachments_are_passed_without_the_html_copy(bot: RunningBot) -> 
     ids=["itself", "another bot", "role bot"],
 )
 async def test_bots_are_ignored(bot: RunningBot, sender: dict[str, Any]) -> None:
-    assert await bot.post(make_activity(**{"from": sender})) == (200, None)
+    activity = make_activity()
+    activity["from"] = sender
+    assert await bot.post(activity) == (200, None)
     assert bot.handler.messages == []
 
 
 @pytest.mark.parametrize(
     ("kind", "event"),
-    [("messageUpdate", "editMessage"), ("messageUpdate", None), ("message", "editMessage"), ("messageUpdate", "undeleteMessage")],
+    [
+        ("messageUpdate", "editMessage"),
+        ("messageUpdate", None),
+        ("message", "editMessage"),
+        ("messageUpdate", "undeleteMessage"),
+    ],
 )
 async def test_edits_are_rechecked(bot: RunningBot, kind: str, event: str | None) -> None:
     channel_data: dict[str, Any] = {"tenant": {"id": TENANT_ID}}
@@ -179,14 +220,18 @@ async def test_handler_replies_are_queued_not_sent(bot: RunningBot) -> None:
 
 
 async def test_full_send_queue_is_counted_not_fatal(bot: RunningBot) -> None:
-    bot.handler.replies = (Outgoing(conversation=ConversationRef("a:1", "personal", "https://x/"), text="hi"),)
+    bot.handler.replies = (
+        Outgoing(conversation=ConversationRef("a:1", "personal", "https://x/"), text="hi"),
+    )
     bot.sender.full = True
     assert await bot.post(make_activity("personal")) == (200, None)
     _, text = await bot.get("/metrics")
     assert "outgoing_rejected_total 1.0" in text
 
 
-async def test_handler_failure_is_logged_and_answered_cleanly(bot: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
+async def test_handler_failure_is_logged_and_answered_cleanly(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
     bot.handler.fail = True
     assert await bot.post(make_activity()) == (200, None)
     assert "event handler failed on message" in caplog.text
@@ -218,8 +263,15 @@ async def test_bot_added_to_team_is_recorded_with_new_members(bot: RunningBot) -
     activity = make_activity(
         "channel",
         type="conversationUpdate",
-        membersAdded=[{"id": BOT_ID}, {"id": "29:newcomer", "aadObjectId": "99999999-2222-3333-4444-555555555555"}],
-        channelData={"tenant": {"id": TENANT_ID}, "eventType": "teamMemberAdded", "team": {"id": "19:team@thread.tacv2"}},
+        membersAdded=[
+            {"id": BOT_ID},
+            {"id": "29:newcomer", "aadObjectId": "99999999-2222-3333-4444-555555555555"},
+        ],
+        channelData={
+            "tenant": {"id": TENANT_ID},
+            "eventType": "teamMemberAdded",
+            "team": {"id": "19:team@thread.tacv2"},
+        },
     )
     await bot.post(activity)
     [event] = bot.handler.installs
@@ -242,18 +294,30 @@ def _card_invoke(**value: Any) -> dict[str, Any]:
         id="f:invoke-1",
         name="adaptiveCard/action",
         replyToId="1700000000005",
-        value={"action": {"type": "Action.Execute", "verb": "nudge.ack", "data": {"finding": "k1"}}, "trigger": "manual", **value},
+        value={
+            "action": {"type": "Action.Execute", "verb": "nudge.ack", "data": {"finding": "k1"}},
+            "trigger": "manual",
+            **value,
+        },
     )
 
 
 async def test_action_execute_is_answered_with_a_card(bot: RunningBot) -> None:
-    card = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "ありがとうございます"}]}
+    card = {
+        "type": "AdaptiveCard",
+        "version": "1.5",
+        "body": [{"type": "TextBlock", "text": "ありがとうございます"}],
+    }
     bot.handler.invoke_result = InvokeResult(card=card)
     status, body = await bot.post(_card_invoke())
     assert status == 200
     assert body == {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card}
     [action] = bot.handler.actions
-    assert (action.verb, action.data, action.card_activity_id) == ("nudge.ack", {"finding": "k1"}, "1700000000005")
+    assert (action.verb, action.data, action.card_activity_id) == (
+        "nudge.ack",
+        {"finding": "k1"},
+        "1700000000005",
+    )
 
 
 async def test_action_execute_answered_with_a_message(bot: RunningBot) -> None:
@@ -377,8 +441,19 @@ async def test_readyz_reports_each_check(openid: OpenIdStandIn) -> None:
         await stop_bot(bot)
 
 
-async def test_readyz_ready_without_checks(bot: RunningBot) -> None:
-    assert (await bot.get("/readyz"))[0] == 200
+async def test_readyz_includes_the_signing_keys(bot: RunningBot) -> None:
+    status, text = await bot.get("/readyz")
+    assert (status, json.loads(text)) == (200, {"ready": True, "checks": {"signing_keys": "ok"}})
+
+
+async def test_readyz_not_ready_while_signing_keys_cannot_be_fetched(openid: OpenIdStandIn) -> None:
+    openid.fail_with = 503
+    bot = await start_bot(bot_settings(openid), openid)
+    try:
+        status, text = await bot.get("/readyz")
+        assert (status, json.loads(text)["checks"]["signing_keys"]) == (503, "not ready")
+    finally:
+        await stop_bot(bot)
 
 
 async def test_metrics_expose_requests_latency_and_activities(bot: RunningBot) -> None:

@@ -22,12 +22,31 @@ from tests.harness.openid_server import SERVICE_URL, TENANT_ID, OpenIdStandIn
 json_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=20)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=6,
 )
 FIELDS = [
-    "type", "id", "name", "text", "from", "recipient", "conversation", "channelData", "serviceUrl", "channelId",
-    "value", "attachments", "entities", "membersAdded", "membersRemoved", "replyToId", "action", "timestamp", "locale",
+    "type",
+    "id",
+    "name",
+    "text",
+    "from",
+    "recipient",
+    "conversation",
+    "channelData",
+    "serviceUrl",
+    "channelId",
+    "value",
+    "attachments",
+    "entities",
+    "membersAdded",
+    "membersRemoved",
+    "replyToId",
+    "action",
+    "timestamp",
+    "locale",
 ]
 NESTED = {
     "conversation": ["id", "conversationType", "tenantId", "isGroup"],
@@ -37,9 +56,18 @@ NESTED = {
 }
 # RFC 9110 field-value characters: visible ASCII, space, tab and obs-text (sent as latin-1)
 header_values = st.text(
-    alphabet=st.characters(codec="latin-1", exclude_categories=("Cc",)) | st.sampled_from(" \t"), max_size=60
+    alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"]) | st.sampled_from(" \t"), max_size=60
 ).map(str.strip)
-TYPES = ["message", "messageUpdate", "messageDelete", "conversationUpdate", "installationUpdate", "invoke", "event", "typing"]
+TYPES = [
+    "message",
+    "messageUpdate",
+    "messageDelete",
+    "conversationUpdate",
+    "installationUpdate",
+    "invoke",
+    "event",
+    "typing",
+]
 
 
 @st.composite
@@ -49,7 +77,9 @@ def activities(draw: st.DrawFn) -> dict[str, Any]:
     activity["type"] = draw(st.sampled_from(TYPES) | st.text(max_size=10))
     if activity["type"] == "invoke":
         activity["name"] = "adaptiveCard/action"
-        activity["value"] = {"action": {"type": "Action.Execute", "verb": draw(st.text(max_size=8)), "data": {}}}
+        activity["value"] = {
+            "action": {"type": "Action.Execute", "verb": draw(st.text(max_size=8)), "data": {}}
+        }
     if draw(st.booleans()):
         activity["membersAdded"] = [{"id": BOT_ID}, {"id": "29:x"}]
     for _ in range(draw(st.integers(0, 4))):
@@ -74,11 +104,19 @@ def requests(draw: st.DrawFn) -> tuple[bytes, dict[str, str], str]:
     elif body_kind == "bytes":
         body = draw(st.binary(max_size=200))
     content_type = draw(
-        st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", "", "application/json;;"])
+        st.sampled_from(
+            ["application/json", "application/json; charset=utf-8", "text/plain", "", "application/json;;"]
+        )
     )
     service_url = activity.get("serviceUrl")
-    auth = draw(st.sampled_from(["valid", "valid", "none", "garbage", "expired", "other-service", "unendorsed"]))
-    return body, {"Content-Type": content_type} if content_type else {}, f"{auth}|{service_url if isinstance(service_url, str) else SERVICE_URL}"
+    auth = draw(
+        st.sampled_from(["valid", "valid", "none", "garbage", "expired", "other-service", "unendorsed"])
+    )
+    return (
+        body,
+        {"Content-Type": content_type} if content_type else {},
+        f"{auth}|{service_url if isinstance(service_url, str) else SERVICE_URL}",
+    )
 
 
 class BotInThread:
@@ -183,7 +221,9 @@ def test_no_request_gets_a_5xx(
     authorization=header_values | st.just("Bearer ") | st.builds(lambda t: "Bearer " + t, header_values),
     content_type=header_values | st.builds(lambda t: "application/json;" + t, header_values),
 )
-def test_arbitrary_headers_never_crash(served: tuple[BotInThread, ErrorRecorder], authorization: str, content_type: str) -> None:
+def test_arbitrary_headers_never_crash(
+    served: tuple[BotInThread, ErrorRecorder], authorization: str, content_type: str
+) -> None:
     running, recorder = served
     headers = {"Authorization": authorization, "Content-Type": content_type}
     body = json.dumps(make_activity()).encode()

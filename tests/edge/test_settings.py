@@ -24,13 +24,18 @@ VALID: list[tuple[dict[str, str], dict[str, object]]] = [
             "local_mode": False,
             "microsoft_app_type": "MultiTenant",
             "login_authority": "https://login.microsoftonline.com/botframework.com",
-            "oauth_scope": "https://api.botframework.com/.default",
+            "outgoing_oauth_scope": "https://api.botframework.com/.default",
             "openid_metadata_url": "https://login.botframework.com/v1/.well-known/openidconfiguration",
             "token_issuer": "https://api.botframework.com",
         },
     ),
     (
-        {"MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "s", "MicrosoftAppType": "SingleTenant", "MicrosoftAppTenantId": TENANT},
+        {
+            "MicrosoftAppId": APP_ID,
+            "MicrosoftAppPassword": "s",
+            "MicrosoftAppType": "SingleTenant",
+            "MicrosoftAppTenantId": TENANT,
+        },
         {"login_authority": f"https://login.microsoftonline.com/{TENANT}"},
     ),
     (
@@ -38,10 +43,14 @@ VALID: list[tuple[dict[str, str], dict[str, object]]] = [
         {"microsoft_app_type": "UserAssignedMSI"},
     ),
     (
-        {"MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "s", "ChannelService": "https://botframework.azure.us"},
+        {
+            "MicrosoftAppId": APP_ID,
+            "MicrosoftAppPassword": "s",
+            "ChannelService": "https://botframework.azure.us",
+        },
         {
             "token_issuer": "https://api.botframework.us",
-            "oauth_scope": "https://api.botframework.us/.default",
+            "outgoing_oauth_scope": "https://api.botframework.us/.default",
             "login_authority": "https://login.microsoftonline.us/MicrosoftServices.onmicrosoft.us",
         },
     ),
@@ -58,30 +67,54 @@ VALID: list[tuple[dict[str, str], dict[str, object]]] = [
             "openid_metadata_url": "http://127.0.0.1:9/v1/.well-known/openidconfiguration",
             "token_issuer": "https://issuer.example",
             "login_authority": "https://login.example/tenant",
-            "oauth_scope": "https://scope.example/.default",
+            "outgoing_oauth_scope": "https://scope.example/.default",
         },
     ),
     ({"ALLOWED_TENANT_IDS": f"{TENANT}, {TENANT.upper()}"}, {"allowed_tenant_ids": (TENANT, TENANT)}),
-    ({"PORT": "8080", "ENVIRONMENT": "staging", "RULES_DIR": "/etc/rules"}, {"port": 8080, "rules_dir": Path("/etc/rules")}),
-    ({"DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/bot"}, {"database_url": "postgresql+asyncpg://postgres@127.0.0.1/bot"}),
+    (
+        {"PORT": "8080", "ENVIRONMENT": "staging", "RULES_DIR": "/etc/rules"},
+        {"port": 8080, "rules_dir": Path("/etc/rules")},
+    ),
+    (
+        {"DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/bot"},
+        {"database_url": "postgresql+asyncpg://postgres@127.0.0.1/bot"},
+    ),
 ]
 
 INVALID: list[tuple[dict[str, str], list[str]]] = [
     ({"PORT": "abc"}, ["PORT: Input should be a valid integer"]),
     ({"PORT": "70000"}, ["PORT: Input should be less than or equal to 65535"]),
     ({"MicrosoftAppId": "my-bot"}, ["MicrosoftAppId: must be a GUID"]),
-    ({"MicrosoftAppType": "Single"}, ["MicrosoftAppType: Input should be 'SingleTenant', 'MultiTenant' or 'UserAssignedMSI'"]),
-    ({"ALLOWED_TENANT_IDS": "contoso.onmicrosoft.com"}, ["ALLOWED_TENANT_IDS: not tenant GUIDs: contoso.onmicrosoft.com"]),
+    (
+        {"MicrosoftAppType": "Single"},
+        ["MicrosoftAppType: Input should be 'SingleTenant', 'MultiTenant' or 'UserAssignedMSI'"],
+    ),
+    (
+        {"ALLOWED_TENANT_IDS": "contoso.onmicrosoft.com"},
+        ["ALLOWED_TENANT_IDS: not tenant GUIDs: contoso.onmicrosoft.com"],
+    ),
     ({"ENVIRONMENT": "prod"}, ["ENVIRONMENT: Input should be"]),
     ({"ENVIRONMENT": "production"}, ["MicrosoftAppId: required when ENVIRONMENT=production"]),
     ({"MicrosoftAppId": APP_ID}, ["MicrosoftAppPassword: required when MicrosoftAppType=MultiTenant"]),
     (
         {"MicrosoftAppId": APP_ID, "MicrosoftAppType": "SingleTenant"},
-        ["MicrosoftAppTenantId: required when MicrosoftAppType=SingleTenant", "MicrosoftAppPassword: required"],
+        [
+            "MicrosoftAppTenantId: required when MicrosoftAppType=SingleTenant",
+            "MicrosoftAppPassword: required",
+        ],
     ),
-    ({"ToBotFromChannelOpenIdMetadataUrl": "login.botframework.com"}, ["ToBotFromChannelOpenIdMetadataUrl: must be an http(s) URL"]),
-    ({"DATABASE_URL": "mysql://x"}, ["DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"]),
-    ({"AUTH_CLOCK_SKEW_SECONDS": "-1"}, ["AUTH_CLOCK_SKEW_SECONDS: Input should be greater than or equal to 0"]),
+    (
+        {"ToBotFromChannelOpenIdMetadataUrl": "login.botframework.com"},
+        ["ToBotFromChannelOpenIdMetadataUrl: must be an http(s) URL"],
+    ),
+    (
+        {"DATABASE_URL": "mysql://x"},
+        ["DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"],
+    ),
+    (
+        {"AUTH_CLOCK_SKEW_SECONDS": "-1"},
+        ["AUTH_CLOCK_SKEW_SECONDS: Input should be greater than or equal to 0"],
+    ),
     ({"LOG_LEVEL": "LOUD"}, ["LOG_LEVEL: Input should be"]),
     # several at once: every one is reported
     ({"PORT": "x", "MicrosoftAppId": "y", "ENVIRONMENT": "z"}, ["MicrosoftAppId:", "PORT:", "ENVIRONMENT:"]),
@@ -91,14 +124,24 @@ INVALID: list[tuple[dict[str, str], list[str]]] = [
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.upper().startswith(("MICROSOFTAPP", "TOBOT", "TOCHANNEL", "CHANNELSERVICE")) or name.upper() in {
-            "PORT", "HOST", "DATABASE_URL", "ALLOWED_TENANT_IDS", "RULES_DIR", "ENVIRONMENT", "LOG_LEVEL",
+        if name.upper().startswith(
+            ("MICROSOFTAPP", "TOBOT", "TOCHANNEL", "CHANNELSERVICE")
+        ) or name.upper() in {
+            "PORT",
+            "HOST",
+            "DATABASE_URL",
+            "ALLOWED_TENANT_IDS",
+            "RULES_DIR",
+            "ENVIRONMENT",
+            "LOG_LEVEL",
         }:
             monkeypatch.delenv(name)
 
 
 @pytest.mark.parametrize(("environment", "expected"), VALID)
-def test_valid(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: dict[str, object]) -> None:
+def test_valid(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: dict[str, object]
+) -> None:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
@@ -126,7 +169,12 @@ def test_password_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_app_exits_listing_every_problem_without_a_traceback() -> None:
-    environment = {"PATH": os.environ.get("PATH", ""), "PORT": "abc", "MicrosoftAppId": "bot", "ENVIRONMENT": "production"}
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "PORT": "abc",
+        "MicrosoftAppId": "bot",
+        "ENVIRONMENT": "production",
+    }
     result = subprocess.run(
         [sys.executable, "app.py"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
     )
@@ -134,3 +182,30 @@ def test_app_exits_listing_every_problem_without_a_traceback() -> None:
     assert "Traceback" not in result.stderr
     assert "PORT: Input should be a valid integer" in result.stderr
     assert "MicrosoftAppId: must be a GUID" in result.stderr
+
+
+def test_cloud_defaults_match_the_bot_framework_sdk() -> None:
+    """bot/settings.py may not import botframework (layering), so it copies the SDK's constants."""
+    from botframework.connector.auth import AuthenticationConstants as Public
+    from botframework.connector.auth import GovernmentConstants as Government
+
+    from bot import settings
+
+    assert settings.PUBLIC_OPENID_METADATA_URL == Public.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    assert settings.PUBLIC_TOKEN_ISSUER == Public.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+    assert settings.PUBLIC_LOGIN_URL_PREFIX == Public.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+    assert settings.PUBLIC_OAUTH_SCOPE == Public.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+    assert settings.DEFAULT_CHANNEL_AUTH_TENANT == Public.DEFAULT_CHANNEL_AUTH_TENANT
+    assert settings.GOVERNMENT_CHANNEL_SERVICE == Government.CHANNEL_SERVICE
+    assert settings.GOVERNMENT_OPENID_METADATA_URL == Government.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    assert settings.GOVERNMENT_TOKEN_ISSUER == Government.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+    assert settings.GOVERNMENT_LOGIN_URL_PREFIX == Government.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+    assert settings.GOVERNMENT_OAUTH_SCOPE == Government.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+    assert settings.GOVERNMENT_CHANNEL_AUTH_TENANT == Government.DEFAULT_CHANNEL_AUTH_TENANT
+
+
+def test_every_setting_is_documented() -> None:
+    from bot.settings import Settings
+
+    undocumented = [name for name, field in Settings.model_fields.items() if not field.description]
+    assert undocumented == []

@@ -72,6 +72,14 @@ class EntraStandIn:
         """``https://127.0.0.1:<port>``."""
         return f"https://127.0.0.1:{self.port}"
 
+    @property
+    def managed_identity_endpoint(self) -> str:
+        """An App Service style managed-identity endpoint (``IDENTITY_ENDPOINT``)."""
+        return f"{self.base_url}/msi/token"
+
+    identity_header = "test-identity-header"
+    """The ``IDENTITY_HEADER`` value the managed-identity endpoint expects."""
+
     def authority(self, tenant: str = "botframework.com") -> str:
         """The authority URL to give msal (ToChannelFromBotLoginUrl)."""
         return f"{self.base_url}/{tenant}"
@@ -93,6 +101,7 @@ class EntraStandIn:
         app.router.add_get("/common/discovery/instance", self._instance_discovery)
         app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid_configuration)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
+        app.router.add_get("/msi/token", self._managed_identity_token)
         self._runner, self.port = await serve_on_loopback(app, self.tls.server_ssl_context(), port)
         return self
 
@@ -170,6 +179,36 @@ class EntraStandIn:
                 "expires_in": self.expires_in,
                 "ext_expires_in": self.expires_in,
                 "access_token": token,
+            },
+        )
+
+    async def _managed_identity_token(self, request: web.Request) -> web.Response:
+        """App Service managed identity (api-version 2019-08-01): a token for ``resource``."""
+        client_id = request.query.get("client_id", "")
+        resource = request.query.get("resource", "")
+        scope = resource.rstrip("/") + "/.default"
+
+        def answer(status: int, body: dict[str, object]) -> web.Response:
+            self.token_requests.append(
+                TokenRequest("managed_identity", client_id, scope, "managed_identity", status)
+            )
+            return web.json_response(body, status=status)
+
+        if request.headers.get("X-IDENTITY-HEADER") != self.identity_header:
+            return answer(401, {"statusCode": 401, "message": "bad identity header"})
+        if client_id != self.client_id or not resource:
+            return answer(400, {"statusCode": 400, "message": "unknown identity or resource"})
+        token = "mi-" + secrets.token_urlsafe(24)
+        expires_at = time.time() + self.expires_in
+        self.issued[token] = IssuedToken(token, client_id, scope, "managed_identity", expires_at)
+        return answer(
+            200,
+            {
+                "access_token": token,
+                "expires_on": str(int(expires_at)),
+                "resource": resource,
+                "token_type": "Bearer",
+                "client_id": client_id,
             },
         )
 

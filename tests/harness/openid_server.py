@@ -113,7 +113,9 @@ class OpenIdStandIn:
         }
         for claim in without:
             claims.pop(claim, None)
-        return jwt.encode(claims, _private_key(key), algorithm=algorithm, headers={"kid": kid or f"kid-{key}"})
+        return jwt.encode(
+            claims, _private_key(key), algorithm=algorithm, headers={"kid": kid or f"kid-{key}"}
+        )
 
     def authorization(self, **mint_options: Any) -> str:
         """An ``Authorization`` header value carrying a minted token."""

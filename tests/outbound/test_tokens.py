@@ -165,6 +165,27 @@ async def test_local_mode_sends_no_authorization(session: aiohttp.ClientSession)
     assert "Authorization" not in fake.requests[0].headers
 
 
+async def test_user_assigned_managed_identity(
+    entra: EntraStandIn,
+    connector: FakeConnector,
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # App Service publishes its identity endpoint in these variables; msal reads them.
+    monkeypatch.setenv("IDENTITY_ENDPOINT", entra.managed_identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", entra.identity_header)
+    provider = TokenProvider(APP_ID, "", managed_identity=True)
+    try:
+        client = ConnectorClient(session, provider.get_token)
+        results = [await client.send_to_conversation(connector.service_url, "c", ACTIVITY) for _ in range(3)]
+    finally:
+        provider.close()
+    assert all(r.ok for r in results)
+    assert [(r.tenant, r.scope, r.status) for r in entra.token_requests] == [
+        ("managed_identity", "https://api.botframework.com/.default", 200)
+    ]
+
+
 def test_local_mode_is_no_provider() -> None:
     with pytest.raises(ValueError):
         TokenProvider("", "")

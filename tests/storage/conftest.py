@@ -113,10 +113,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-async def _empty(db: Database) -> None:
-    async with db.write() as conn:
-        for table in reversed(metadata.sorted_tables):
-            await conn.execute(sa.delete(table))
+def _empty(conn: sa.Connection) -> None:
+    for table in reversed(metadata.sorted_tables):
+        conn.execute(sa.delete(table))
 
 
 @pytest.fixture
@@ -124,7 +123,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     """The Database under test (the first replica)."""
     database = Database.connect(database_url)
     if database.dialect == "postgresql":
-        await _empty(database)
+        await database.write(_empty)
     yield database
     await database.close()
 

@@ -57,12 +57,12 @@ async def test_concurrent_overlapping_batches_split_the_keys_without_overlap(
 
 async def test_purge_forgets_only_old_claims(db: Database) -> None:
     await db.activity_claims.claim_many(["old", "new"])
-    async with db.write() as conn:
-        await conn.execute(
-            sa.update(activity_claims)
-            .where(activity_claims.c.key == "old")
-            .values(claimed_at=datetime.now(UTC) - timedelta(days=10))
-        )
+    make_old = (
+        sa.update(activity_claims)
+        .where(activity_claims.c.key == "old")
+        .values(claimed_at=datetime.now(UTC) - timedelta(days=10))
+    )
+    await db.write(lambda conn: conn.execute(make_old))
     assert await db.activity_claims.purge_older_than(7) == 1
     assert await db.activity_claims.claim("old") is True
     assert await db.activity_claims.claim("new") is False

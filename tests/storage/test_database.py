@@ -24,9 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("given", "driver", "database"),
     [
-        ("sqlite:///data/bot.db", "sqlite+aiosqlite", "data/bot.db"),
-        ("sqlite:////var/lib/bot/bot.db", "sqlite+aiosqlite", "/var/lib/bot/bot.db"),
-        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite", "x.db"),
+        ("sqlite:///data/bot.db", "sqlite+pysqlite", "data/bot.db"),
+        ("sqlite:////var/lib/bot/bot.db", "sqlite+pysqlite", "/var/lib/bot/bot.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+pysqlite", "x.db"),
         ("postgresql://u:p@db:5432/bot", "postgresql+asyncpg", "bot"),
         ("postgres://u:p@db/bot", "postgresql+asyncpg", "bot"),
         ("postgresql+psycopg://u@db/bot", "postgresql+asyncpg", "bot"),
@@ -46,11 +46,12 @@ def test_unsupported_urls_are_refused_with_a_reason(given: str) -> None:
 async def test_sqlite_connections_are_durable_and_patient(tmp_path: Path) -> None:
     db = Database.connect(f"sqlite:///{tmp_path / 'sub' / 'bot.db'}")
     try:
-        async with db.read() as conn:
-            pragmas = {
-                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+        pragmas = await db.read(
+            lambda conn: {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
                 for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
             }
+        )
         assert pragmas == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 30000, "foreign_keys": 1}
     finally:
         await db.close()
@@ -79,8 +80,7 @@ def _diff(connection: sa.Connection) -> list[object]:
 
 
 async def test_models_match_the_migrations(db: Database) -> None:
-    async with db.read() as conn:
-        assert await conn.run_sync(_diff) == []
+    assert await db.read(_diff) == []
 
 
 async def _two_replicas_migrate(url: str) -> None:
@@ -88,8 +88,7 @@ async def _two_replicas_migrate(url: str) -> None:
     try:
         await asyncio.gather(first.migrate(), second.migrate())
         assert await first.current_revision() == "0001"
-        async with second.read() as conn:
-            assert await conn.run_sync(_diff) == []
+        assert await second.read(_diff) == []
     finally:
         await first.close()
         await second.close()

@@ -163,6 +163,34 @@ async def test_concurrent_different_submits_for_one_wg_keep_one_row_and_every_ch
     assert actions == ["submit"] + ["edit"] * 7
 
 
+async def test_refused_submissions_among_concurrent_ones_fail_alone(db: Database, replica: Database) -> None:
+    campaign_id = await seed(db)
+    good = [
+        db.nominations.submit(
+            campaign_id, dept, wg, [ALICE], by=CONTACT, idempotency_key=f"{dept}/{wg}", now=DURING
+        )
+        for dept in ("somu", "zaisei", "jinji")
+        for wg in ("dx-wg", "kouhou-wg")
+    ]
+    bad = [
+        db.nominations.submit(
+            campaign_id, "nope", "dx-wg", [ALICE], by=CONTACT, idempotency_key="bad-1", now=DURING
+        ),
+        db.nominations.submit(
+            campaign_id, "somu", "nope-wg", [ALICE], by=CONTACT, idempotency_key="bad-2", now=DURING
+        ),
+        db.nominations.submit(
+            campaign_id, "somu", "miraiz-wg", [BOB], by=CONTACT, idempotency_key="bad-3", now=AFTER
+        ),
+    ]
+    results = await asyncio.gather(*good[:3], *bad, *good[3:], return_exceptions=True)
+    assert [type(r).__name__ for r in results[3:6]] == ["NotFound", "NotFound", "CampaignClosed"]
+    assert all(isinstance(r, tuple) and r[1] for r in results[:3] + results[6:])
+    stored = await replica.nominations.list_submissions(campaign_id)
+    assert len(stored) == 6 and {s.nominees for s in stored} == {(ALICE,)}
+    assert len(await replica.nominations.audit_trail(campaign_id)) == 1 + 6  # the campaign, then six submits
+
+
 async def test_edit_withdraw_and_resubmit_are_audited(db: Database) -> None:
     campaign_id = await seed(db)
     sub, _ = await db.nominations.submit(
@@ -242,8 +270,9 @@ async def test_a_campaign_not_accepting_changes_stores_nothing(
             await attempt
         assert raised.value.reason == reason
     assert [s.nominees for s in await db.nominations.list_submissions(campaign_id)] == [(ALICE,)]
-    async with db.read() as conn:
-        keys = (await conn.execute(sa.select(submit_actions.c.idempotency_key))).scalars().all()
+    keys = await db.read(
+        lambda conn: list(conn.execute(sa.select(submit_actions.c.idempotency_key)).scalars())
+    )
     assert keys == ["ok"]  # the refused keys were not used up
 
 
@@ -264,8 +293,10 @@ async def test_submitting_to_something_unknown_is_not_found(
             campaign, department, wg, [ALICE], by=CONTACT, idempotency_key="k", now=DURING
         )
     assert raised.value.what == what
-    async with db.read() as conn:
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(submissions))).scalar() == 0
+    assert (
+        await db.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(submissions)).scalar())
+        == 0
+    )
 
 
 async def test_editing_an_unknown_submission_is_not_found(db: Database) -> None:

@@ -14,6 +14,12 @@ from bot.storage import Database, FeedbackCount
 from bot.storage.models import recent_events, sent_nudges
 
 DAY = date(2026, 11, 25)
+
+
+def count_rows(conn: sa.Connection, table: sa.Table) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
 USER = "hmac-user-1"
 
 
@@ -223,6 +229,5 @@ async def test_purge_drops_old_state_but_keeps_feedback(db: Database) -> None:
     assert await db.nudges.get_sent_nudge("new") is not None
     assert await db.nudges.reserve(USER, ["a"], now.date()) == []
     assert await db.nudges.feedback_counts(old_day) == [FeedbackCount("a", 1, 0)]
-    async with db.read() as conn:
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(recent_events))).scalar() == 0
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(sent_nudges))).scalar() == 1
+    assert await db.read(count_rows, recent_events) == 0
+    assert await db.read(count_rows, sent_nudges) == 1

@@ -39,8 +39,7 @@ def _run(connection: sa.Connection) -> None:
 async def _run_standalone(url: str) -> None:
     db = Database.connect(url)
     try:
-        async with db.write() as conn:
-            await conn.run_sync(_run)
+        await db.write(_run)
     finally:
         await db.close()
 

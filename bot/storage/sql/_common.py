@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,11 +23,54 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def insert_for(db: Database, table: sa.Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    if db.dialect == "postgresql":
+def insert_for(dialect: sa.Connection | str, table: sa.Table) -> Any:
+    """The dialect's INSERT (given a connection or a dialect name), which knows ON CONFLICT."""
+    name = dialect if isinstance(dialect, str) else dialect.dialect.name
+    if name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def per_dialect(build: Callable[[Callable[[sa.Table], Any]], Any]) -> dict[str, Any]:
+    """Build a statement once for each dialect, at import time.
+
+    A statement object that is reused keeps its compiled form and cache key; building it
+    anew for every call costs more CPU than running it on SQLite.
+    """
+    return {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
+
+
+# Small functions to hand to Database.write / Database.read for single statements.
+
+
+def execute(conn: sa.Connection, stmt: sa.Executable) -> None:
+    """Run a statement, ignoring any result."""
+    conn.execute(stmt)
+
+
+def rowcount(conn: sa.Connection, stmt: sa.Executable) -> int:
+    """Rows affected by an UPDATE or DELETE."""
+    return int(conn.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def returns_row(conn: sa.Connection, stmt: sa.Executable) -> bool:
+    """Whether an INSERT ... RETURNING (or a SELECT) produced a row."""
+    return conn.execute(stmt).first() is not None
+
+
+def scalar(conn: sa.Connection, stmt: sa.Executable) -> Any:
+    """The single value of a one-row result, or None."""
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+def scalars(conn: sa.Connection, stmt: sa.Executable) -> list[Any]:
+    """The first column of every row."""
+    return list(conn.execute(stmt).scalars())
+
+
+def rows(conn: sa.Connection, stmt: sa.Executable) -> list[sa.Row[Any]]:
+    """Every row."""
+    return list(conn.execute(stmt))
 
 
 def chunks(items: Sequence[T], columns: int) -> Iterator[Sequence[T]]:
@@ -47,3 +90,6 @@ class SqlRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def _insert(self, table: sa.Table) -> Any:
+        return insert_for(self._db.dialect, table)

@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from bot.storage.models import activity_claims, job_runs
-from bot.storage.sql._common import SqlRepository, chunks, insert_for, unique_in_order, utcnow
+from bot.storage.sql._common import SqlRepository, chunks, insert_for, per_dialect, unique_in_order, utcnow
+
+_CLAIM = per_dialect(
+    lambda insert: (
+        insert(activity_claims)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(activity_claims.c.key)
+    )
+)
+_CLAIM_RUN = per_dialect(
+    lambda insert: (
+        insert(job_runs).on_conflict_do_nothing(index_elements=["job", "slot"]).returning(job_runs.c.job)
+    )
+)
+
+
+def _claim_one(conn: sa.Connection, key: str, now: datetime) -> bool:
+    return conn.execute(_CLAIM[conn.dialect.name], {"key": key, "claimed_at": now}).first() is not None
+
+
+def _claim_many(conn: sa.Connection, keys: Sequence[str], now: datetime) -> set[str]:
+    claimed: set[str] = set()
+    for part in chunks(keys, 2):
+        stmt = (
+            insert_for(conn, activity_claims)
+            .values([{"key": k, "claimed_at": now} for k in part])
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(activity_claims.c.key)
+        )
+        claimed.update(conn.execute(stmt).scalars())
+    return claimed
+
+
+def _purge(conn: sa.Connection, cutoff: datetime) -> int:
+    return conn.execute(sa.delete(activity_claims).where(activity_claims.c.claimed_at < cutoff)).rowcount or 0
+
+
+def _claim_run(conn: sa.Connection, job: str, slot: str, now: datetime) -> bool:
+    params = {"job": job, "slot": slot, "claimed_at": now}
+    return conn.execute(_CLAIM_RUN[conn.dialect.name], params).first() is not None
 
 
 class SqlActivityClaims(SqlRepository):
@@ -16,34 +55,18 @@ class SqlActivityClaims(SqlRepository):
 
     async def claim(self, key: str) -> bool:
         """True only for the first caller (any replica) to claim ``key``."""
-        return key in await self.claim_many([key])
+        return await self._db.write(_claim_one, key, utcnow())
 
     async def claim_many(self, keys: Iterable[str]) -> set[str]:
         """Claim a batch in one statement; return the keys this call claimed first."""
         wanted = unique_in_order(keys)
         if not wanted:
             return set()
-        now = utcnow()
-        claimed: set[str] = set()
-        async with self._db.write() as conn:
-            for part in chunks(wanted, 2):
-                stmt = (
-                    insert_for(self._db, activity_claims)
-                    .values([{"key": k, "claimed_at": now} for k in part])
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(activity_claims.c.key)
-                )
-                claimed.update((await conn.execute(stmt)).scalars())
-        return claimed
+        return await self._db.write(_claim_many, wanted, utcnow())
 
     async def purge_older_than(self, days: int) -> int:
         """Forget claims older than ``days`` days; return how many were removed."""
-        cutoff = utcnow() - timedelta(days=days)
-        async with self._db.write() as conn:
-            result = await conn.execute(
-                sa.delete(activity_claims).where(activity_claims.c.claimed_at < cutoff)
-            )
-        return result.rowcount or 0
+        return await self._db.write(_purge, utcnow() - timedelta(days=days))
 
 
 class SqlJobRuns(SqlRepository):
@@ -51,11 +74,4 @@ class SqlJobRuns(SqlRepository):
 
     async def claim_run(self, job: str, slot: str) -> bool:
         """True only for the first replica to claim this job's ``slot``."""
-        stmt = (
-            insert_for(self._db, job_runs)
-            .values(job=job, slot=slot, claimed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["job", "slot"])
-            .returning(job_runs.c.job)
-        )
-        async with self._db.write() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self._db.write(_claim_run, job, slot, utcnow())

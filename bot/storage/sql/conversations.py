@@ -26,6 +26,28 @@ def _to_ref(row: Any) -> ConversationRef:
     return ConversationRef(**{name: getattr(row, name) for name in _REF_COLUMNS})
 
 
+def _remember(conn: sa.Connection, values: dict[str, Any]) -> None:
+    stmt = insert_for(conn, t).values(**values)
+    updates = {name: stmt.excluded[name] for name in _REF_COLUMNS if name != "conversation_id"}
+    # A later event without the user (e.g. a channel message) must not forget whose chat it is.
+    updates["user_aad_id"] = sa.func.coalesce(stmt.excluded.user_aad_id, t.c.user_aad_id)
+    updates["updated_at"] = stmt.excluded.updated_at
+    conn.execute(stmt.on_conflict_do_update(index_elements=["conversation_id"], set_=updates))
+
+
+def _first_ref(conn: sa.Connection, query: sa.Select[Any]) -> ConversationRef | None:
+    row = conn.execute(query).first()
+    return _to_ref(row) if row else None
+
+
+def _all_refs(conn: sa.Connection, query: sa.Select[Any]) -> list[ConversationRef]:
+    return [_to_ref(row) for row in conn.execute(query)]
+
+
+def _forget(conn: sa.Connection, conversation_id: str) -> bool:
+    return bool(conn.execute(sa.delete(t).where(t.c.conversation_id == conversation_id)).rowcount)
+
+
 class SqlConversationStore(SqlRepository):
     """``ConversationStore`` on the ``conversations`` table."""
 
@@ -34,19 +56,11 @@ class SqlConversationStore(SqlRepository):
         values: dict[str, Any] = {name: getattr(ref, name) for name in _REF_COLUMNS}
         values["user_aad_id"] = user_aad_id
         values["updated_at"] = utcnow()
-        stmt = insert_for(self._db, t).values(**values)
-        updates = {name: stmt.excluded[name] for name in _REF_COLUMNS if name != "conversation_id"}
-        updates["user_aad_id"] = sa.func.coalesce(stmt.excluded.user_aad_id, t.c.user_aad_id)
-        updates["updated_at"] = stmt.excluded.updated_at
-        stmt = stmt.on_conflict_do_update(index_elements=["conversation_id"], set_=updates)
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+        await self._db.write(_remember, values)
 
     async def get(self, conversation_id: str) -> ConversationRef | None:
         """The stored reference, or None."""
-        async with self._db.read() as conn:
-            row = (await conn.execute(sa.select(t).where(t.c.conversation_id == conversation_id))).first()
-        return _to_ref(row) if row else None
+        return await self._db.read(_first_ref, sa.select(t).where(t.c.conversation_id == conversation_id))
 
     async def personal_for_user(self, aad_id: str) -> ConversationRef | None:
         """The user's 1:1 chat with the bot (most recently seen), or None."""
@@ -56,9 +70,7 @@ class SqlConversationStore(SqlRepository):
             .order_by(t.c.updated_at.desc())
             .limit(1)
         )
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return _to_ref(row) if row else None
+        return await self._db.read(_first_ref, query)
 
     async def list_by_kind(
         self, kind: ConversationKind, *, tenant_id: str | None = None, team_id: str | None = None
@@ -69,11 +81,8 @@ class SqlConversationStore(SqlRepository):
             query = query.where(t.c.tenant_id == tenant_id)
         if team_id is not None:
             query = query.where(t.c.team_id == team_id)
-        async with self._db.read() as conn:
-            return [_to_ref(row) for row in await conn.execute(query)]
+        return await self._db.read(_all_refs, query)
 
     async def forget(self, conversation_id: str) -> bool:
         """Remove a reference (the bot was uninstalled); True if there was one."""
-        async with self._db.write() as conn:
-            result = await conn.execute(sa.delete(t).where(t.c.conversation_id == conversation_id))
-        return bool(result.rowcount)
+        return await self._db.write(_forget, conversation_id)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.errors import CampaignClosed, NotFound
 from bot.storage.models import (
@@ -32,7 +31,7 @@ from bot.storage.ports import (
     Submission,
     WgStatus,
 )
-from bot.storage.sql._common import SqlRepository, chunks, insert_for, utcnow
+from bot.storage.sql._common import SqlRepository, chunks, insert_for, per_dialect, returns_row, rows, utcnow
 
 
 def _new_id() -> str:
@@ -43,6 +42,8 @@ def _jsonable(value: Any) -> Any:
     """Make a record JSON-safe for the audit trail (datetimes as ISO text)."""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Nominee):
+        return _nominee_dict(value)
     if isinstance(value, Mapping):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -119,15 +120,432 @@ def _application(row: Any) -> Application:
     )
 
 
+def _nominee_dict(nominee: Nominee) -> dict[str, Any]:
+    return {
+        "name": nominee.name,
+        "aad_id": nominee.aad_id,
+        "position": nominee.position,
+        "continuing": nominee.continuing,
+        "note": nominee.note,
+    }
+
+
 def _audit_image(record: Any) -> dict[str, Any]:
     """What the audit trail keeps of a record: every field, JSON-safe."""
-    return dict(_jsonable(asdict(record)))
+    return {f.name: _jsonable(getattr(record, f.name)) for f in fields(record)}
+
+
+# -- transaction bodies (run by Database.write / Database.read) ------------------------------
+
+_CLAIM_ACTION = per_dialect(
+    lambda insert: (
+        insert(submit_actions)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(submit_actions.c.idempotency_key)
+    )
+)
+_ACTION_RESULT = sa.select(submit_actions.c.entity_id).where(
+    submit_actions.c.idempotency_key == sa.bindparam("key")
+)
+_OPEN_CAMPAIGN = sa.select(campaigns).where(campaigns.c.id == sa.bindparam("id")).with_for_update(read=True)
+_DEPARTMENT_EXISTS = sa.select(departments.c.code).where(departments.c.code == sa.bindparam("code"))
+_INSERT_SUBMISSION = per_dialect(
+    lambda insert: (
+        insert(submissions)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "department_code", "wg_id"])
+        .returning(submissions.c.id)
+    )
+)
+_INSERT_AUDIT = sa.insert(nomination_audit)
+
+
+def _upsert_departments(conn: sa.Connection, values: list[dict[str, Any]]) -> None:
+    for part in chunks(values, 6):
+        stmt = insert_for(conn, departments).values(list(part))
+        updated = ("name", "contacts", "active", "sort_order", "updated_at")
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["code"], set_={name: stmt.excluded[name] for name in updated}
+            )
+        )
+
+
+def _load_campaign(conn: sa.Connection, campaign_id: str, *, lock: bool = False) -> Campaign:
+    query = sa.select(campaigns).where(campaigns.c.id == campaign_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound("campaign", campaign_id)
+    return _campaign(row)
+
+
+def _open_campaign(conn: sa.Connection, campaign_id: str, wg_id: str | None, now: datetime) -> Campaign:
+    """The campaign, share-locked so that a concurrent close waits; raises unless it accepts changes."""
+    row = conn.execute(
+        sa.select(campaigns).where(campaigns.c.id == campaign_id).with_for_update(read=True)
+    ).first()
+    if row is None:
+        raise NotFound("campaign", campaign_id)
+    campaign = _campaign(row)
+    if campaign.status != "open":
+        raise CampaignClosed(campaign_id, "closed")
+    if now > campaign.deadline:
+        raise CampaignClosed(campaign_id, "deadline")
+    if now < campaign.opens_at:
+        raise CampaignClosed(campaign_id, "not-open-yet")
+    if wg_id is not None and wg_id not in campaign.wg_ids:
+        raise NotFound(f"WG in campaign {campaign_id}", wg_id)
+    return campaign
+
+
+def _audit(
+    conn: sa.Connection,
+    campaign_id: str,
+    entity: str,
+    entity_id: str,
+    action: str,
+    actor: str,
+    at: datetime,
+    before: Any,
+    after: Any,
+) -> None:
+    conn.execute(
+        _INSERT_AUDIT,
+        {
+            "campaign_id": campaign_id,
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+            "actor": actor,
+            "at": at,
+            "before": _audit_image(before) if before is not None else None,
+            "after": _audit_image(after) if after is not None else None,
+        },
+    )
+
+
+def _create_campaign(conn: sa.Connection, values: dict[str, Any]) -> Campaign:
+    conn.execute(sa.insert(campaigns).values(**values))
+    stored = _load_campaign(conn, values["id"])
+    _audit(
+        conn, stored.id, "campaign", stored.id, "create", stored.created_by, stored.created_at, None, stored
+    )
+    return stored
+
+
+def _change_campaign(
+    conn: sa.Connection, campaign_id: str, by: str, action: str, values: dict[str, Any]
+) -> Campaign:
+    now = utcnow()
+    before = _load_campaign(conn, campaign_id, lock=True)
+    conn.execute(sa.update(campaigns).where(campaigns.c.id == campaign_id).values(updated_at=now, **values))
+    after = _load_campaign(conn, campaign_id)
+    _audit(conn, campaign_id, "campaign", campaign_id, action, by, now, before, after)
+    return after
+
+
+def _claim_action(
+    conn: sa.Connection, key: str, entity: str, entity_id: str | None, now: datetime
+) -> str | None:
+    """Claim an idempotency key for ``entity_id``. None when newly claimed, else the id it produced."""
+    params = {"idempotency_key": key, "entity": entity, "entity_id": entity_id, "at": now}
+    if conn.execute(_CLAIM_ACTION[conn.dialect.name], params).first() is not None:
+        return None
+    # On PostgreSQL the insert above waited for the first claimer to commit.
+    return str(conn.execute(_ACTION_RESULT, {"key": key}).scalar_one())
+
+
+def _finish_action(conn: sa.Connection, key: str, entity_id: str) -> None:
+    conn.execute(
+        sa.update(submit_actions).where(submit_actions.c.idempotency_key == key).values(entity_id=entity_id)
+    )
+
+
+def _load_submission(conn: sa.Connection, submission_id: str) -> Submission:
+    row = conn.execute(
+        sa.select(submissions).where(submissions.c.id == submission_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("submission", submission_id)
+    return _submission(row)
+
+
+def _replace_nominees(
+    conn: sa.Connection, before: Submission, nominees: Sequence[Nominee], by: str, now: datetime
+) -> Submission:
+    conn.execute(
+        sa.update(submissions)
+        .where(submissions.c.id == before.id)
+        .values(
+            nominees=[_nominee_dict(n) for n in nominees],
+            status="submitted",
+            version=submissions.c.version + 1,
+            submitted_by=by,
+            updated_at=now,
+        )
+    )
+    after = _load_submission(conn, before.id)
+    action = "submit" if before.status == "withdrawn" else "edit"
+    _audit(conn, before.campaign_id, "submission", before.id, action, by, now, before, after)
+    return after
+
+
+def _submit(
+    conn: sa.Connection,
+    campaign_id: str,
+    department_code: str,
+    wg_id: str,
+    nominees: Sequence[Nominee],
+    by: str,
+    key: str,
+    now: datetime,
+) -> tuple[Submission, bool]:
+    s = submissions
+    new = Submission(
+        id=_new_id(),
+        campaign_id=campaign_id,
+        department_code=department_code,
+        wg_id=wg_id,
+        nominees=tuple(nominees),
+        status="submitted",
+        version=1,
+        submitted_by=by,
+        created_at=now,
+        updated_at=now,
+    )
+    previous = _claim_action(conn, key, "submission", new.id, now)
+    if previous is not None:
+        return _load_submission(conn, previous), False
+    _open_campaign(conn, campaign_id, wg_id, now)
+    if conn.execute(_DEPARTMENT_EXISTS, {"code": department_code}).first() is None:
+        raise NotFound("department", department_code)
+    values = {f.name: getattr(new, f.name) for f in fields(new)}
+    values["nominees"] = [_nominee_dict(n) for n in nominees]
+    if conn.execute(_INSERT_SUBMISSION[conn.dialect.name], values).first() is not None:
+        _audit(conn, campaign_id, "submission", new.id, "submit", by, now, None, new)
+        return new, True
+    # The department already submitted this WG: a new submit replaces it (an edit).
+    existing_id = conn.execute(
+        sa.select(s.c.id).where(
+            s.c.campaign_id == campaign_id, s.c.department_code == department_code, s.c.wg_id == wg_id
+        )
+    ).scalar_one()
+    stored = _replace_nominees(conn, _load_submission(conn, existing_id), nominees, by, now)
+    _finish_action(conn, key, stored.id)
+    return stored, True
+
+
+def _edit(
+    conn: sa.Connection,
+    submission_id: str,
+    nominees: Sequence[Nominee],
+    by: str,
+    key: str | None,
+    now: datetime,
+) -> Submission:
+    if key is not None:
+        previous = _claim_action(conn, key, "submission", submission_id, now)
+        if previous is not None:
+            return _load_submission(conn, previous)
+    before = _load_submission(conn, submission_id)
+    _open_campaign(conn, before.campaign_id, None, now)
+    after = _replace_nominees(conn, before, nominees, by, now)
+    return after
+
+
+def _withdraw(conn: sa.Connection, submission_id: str, by: str, now: datetime) -> Submission:
+    before = _load_submission(conn, submission_id)
+    if before.status == "withdrawn":
+        return before
+    _open_campaign(conn, before.campaign_id, None, now)
+    conn.execute(
+        sa.update(submissions)
+        .where(submissions.c.id == submission_id)
+        .values(status="withdrawn", version=submissions.c.version + 1, updated_at=now)
+    )
+    after = _load_submission(conn, submission_id)
+    _audit(conn, before.campaign_id, "submission", submission_id, "withdraw", by, now, before, after)
+    return after
+
+
+def _load_application(conn: sa.Connection, application_id: str) -> Application:
+    row = conn.execute(
+        sa.select(applications).where(applications.c.id == application_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("application", application_id)
+    return _application(row)
+
+
+def _apply(
+    conn: sa.Connection,
+    campaign_id: str,
+    applicant_aad_id: str,
+    answers: dict[str, Any],
+    key: str,
+    now: datetime,
+) -> tuple[Application, bool]:
+    a = applications
+    new_id = _new_id()
+    previous = _claim_action(conn, key, "application", new_id, now)
+    if previous is not None:
+        return _load_application(conn, previous), False
+    _open_campaign(conn, campaign_id, answers["wg_id"], now)
+    inserted = conn.execute(
+        insert_for(conn, a)
+        .values(
+            id=new_id,
+            campaign_id=campaign_id,
+            applicant_aad_id=applicant_aad_id,
+            status="submitted",
+            version=1,
+            created_at=now,
+            updated_at=now,
+            **answers,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "applicant_aad_id"])
+        .returning(a.c.id)
+    ).first()
+    if inserted is not None:
+        stored = _load_application(conn, new_id)
+        _audit(conn, campaign_id, "application", new_id, "submit", applicant_aad_id, now, None, stored)
+    else:
+        existing_id = conn.execute(
+            sa.select(a.c.id).where(a.c.campaign_id == campaign_id, a.c.applicant_aad_id == applicant_aad_id)
+        ).scalar_one()
+        before = _load_application(conn, existing_id)
+        conn.execute(
+            sa.update(a)
+            .where(a.c.id == existing_id)
+            .values(status="submitted", version=a.c.version + 1, updated_at=now, **answers)
+        )
+        stored = _load_application(conn, existing_id)
+        action = "submit" if before.status == "withdrawn" else "edit"
+        _audit(conn, campaign_id, "application", existing_id, action, applicant_aad_id, now, before, stored)
+    _finish_action(conn, key, stored.id)
+    return stored, True
+
+
+def _withdraw_application(conn: sa.Connection, application_id: str, by: str, now: datetime) -> Application:
+    before = _load_application(conn, application_id)
+    if before.status == "withdrawn":
+        return before
+    _open_campaign(conn, before.campaign_id, None, now)
+    conn.execute(
+        sa.update(applications)
+        .where(applications.c.id == application_id)
+        .values(status="withdrawn", version=applications.c.version + 1, updated_at=now)
+    )
+    after = _load_application(conn, application_id)
+    _audit(conn, before.campaign_id, "application", application_id, "withdraw", by, now, before, after)
+    return after
+
+
+def _status(conn: sa.Connection, campaign_id: str) -> list[WgStatus]:
+    campaign = _load_campaign(conn, campaign_id)
+    all_codes = tuple(
+        conn.execute(
+            sa.select(departments.c.code)
+            .where(departments.c.active.is_(True))
+            .order_by(departments.c.sort_order, departments.c.code)
+        ).scalars()
+    )
+    s, a = submissions, applications
+    submitted_pairs = {
+        (wg, code)
+        for wg, code in conn.execute(
+            sa.select(s.c.wg_id, s.c.department_code).where(
+                s.c.campaign_id == campaign_id, s.c.status == "submitted"
+            )
+        )
+    }
+    applied: dict[str, int] = {
+        wg: int(n)
+        for wg, n in conn.execute(
+            sa.select(a.c.wg_id, sa.func.count())
+            .where(a.c.campaign_id == campaign_id, a.c.status == "submitted")
+            .group_by(a.c.wg_id)
+        )
+    }
+    result = []
+    for wg_id in campaign.wg_ids:
+        expected = campaign.wg_departments.get(wg_id, all_codes)
+        done = [code for code in expected if (wg_id, code) in submitted_pairs]
+        extra = sorted(code for wg, code in submitted_pairs if wg == wg_id and code not in expected)
+        missing = [code for code in expected if (wg_id, code) not in submitted_pairs]
+        result.append(WgStatus(wg_id, tuple(done + extra), tuple(missing), applied.get(wg_id, 0)))
+    return result
+
+
+def _export_rows(conn: sa.Connection, campaign_id: str) -> list[ExportRow]:
+    campaign = _load_campaign(conn, campaign_id)
+    depts = {row.code: _department(row) for row in conn.execute(sa.select(departments))}
+    wg_order = {wg: index for index, wg in enumerate(campaign.wg_ids)}
+    found: list[ExportRow] = []
+    s, a = submissions, applications
+    for row in conn.execute(sa.select(s).where(s.c.campaign_id == campaign_id, s.c.status == "submitted")):
+        sub = _submission(row)
+        dept = depts.get(sub.department_code)
+        for nominee in sub.nominees:
+            found.append(
+                ExportRow(
+                    wg_id=sub.wg_id,
+                    source="department",
+                    department_code=sub.department_code,
+                    department_name=dept.name if dept else "",
+                    name=nominee.name,
+                    aad_id=nominee.aad_id,
+                    position=nominee.position,
+                    continuing=nominee.continuing,
+                    note=nominee.note,
+                    themes=(),
+                    motivation="",
+                    supervisor_agreed=None,
+                    submitted_by=sub.submitted_by,
+                    updated_at=sub.updated_at,
+                )
+            )
+    for row in conn.execute(sa.select(a).where(a.c.campaign_id == campaign_id, a.c.status == "submitted")):
+        app = _application(row)
+        dept = depts.get(app.department_code or "")
+        found.append(
+            ExportRow(
+                wg_id=app.wg_id,
+                source="application",
+                department_code=app.department_code or "",
+                department_name=dept.name if dept else "",
+                name=app.applicant_name,
+                aad_id=app.applicant_aad_id,
+                position="",
+                continuing=None,
+                note="",
+                themes=app.themes,
+                motivation=app.motivation,
+                supervisor_agreed=app.supervisor_agreed,
+                submitted_by=app.applicant_aad_id,
+                updated_at=app.updated_at,
+            )
+        )
+
+    def order(row: ExportRow) -> tuple[int, int, int, str, str]:
+        dept = depts.get(row.department_code)
+        return (
+            wg_order.get(row.wg_id, len(wg_order)),
+            0 if row.source == "department" else 1,
+            dept.sort_order if dept else 0,
+            row.department_code,
+            row.name,
+        )
+
+    return sorted(found, key=order)
+
+
+# -- the repository ---------------------------------------------------------------------------
 
 
 class SqlNominations(SqlRepository):
     """``Nominations`` on SQL; every change is written with its audit row in one transaction."""
-
-    # -- departments ------------------------------------------------------------------------
 
     async def upsert_departments(self, items: Iterable[Department]) -> None:
         """Insert or replace departments by code."""
@@ -143,40 +561,25 @@ class SqlNominations(SqlRepository):
             }
             for d in {d.code: d for d in items}.values()
         ]
-        if not values:
-            return
-        async with self._db.write() as conn:
-            for part in chunks(values, 6):
-                stmt = insert_for(self._db, departments).values(list(part))
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["code"],
-                    set_={
-                        name: stmt.excluded[name]
-                        for name in ("name", "contacts", "active", "sort_order", "updated_at")
-                    },
-                )
-                await conn.execute(stmt)
+        if values:
+            await self._db.write(_upsert_departments, values)
 
     async def list_departments(self, *, active_only: bool = True) -> list[Department]:
         """Departments in sort order."""
         query = sa.select(departments).order_by(departments.c.sort_order, departments.c.code)
         if active_only:
             query = query.where(departments.c.active.is_(True))
-        async with self._db.read() as conn:
-            return [_department(row) for row in await conn.execute(query)]
+        return [_department(row) for row in await self._db.read(rows, query)]
 
     async def get_department(self, code: str) -> Department | None:
         """One department, or None."""
-        async with self._db.read() as conn:
-            row = (await conn.execute(sa.select(departments).where(departments.c.code == code))).first()
-        return _department(row) if row else None
+        found = await self._db.read(rows, sa.select(departments).where(departments.c.code == code))
+        return _department(found[0]) if found else None
 
     async def departments_for_contact(self, aad_id: str) -> list[Department]:
         """Departments whose contacts include ``aad_id``."""
         # About 80 rows: filtering in Python keeps the JSON handling portable.
         return [d for d in await self.list_departments() if aad_id in d.contacts]
-
-    # -- campaigns --------------------------------------------------------------------------
 
     async def create_campaign(
         self,
@@ -194,209 +597,42 @@ class SqlNominations(SqlRepository):
         if deadline <= opens_at:
             raise ValueError("the deadline must be after the opening time")
         now = utcnow()
-        campaign = Campaign(
-            id=campaign_id or _new_id(),
-            fiscal_year=fiscal_year,
-            wg_ids=tuple(dict.fromkeys(wg_ids)),
-            opens_at=opens_at,
-            deadline=deadline,
-            reminder_schedule=tuple(sorted(reminder_schedule)),
-            status="open",
-            created_by=created_by,
-            created_at=now,
-            updated_at=now,
-            wg_departments={wg: tuple(codes) for wg, codes in (wg_departments or {}).items()},
-        )
-        async with self._db.write() as conn:
-            await conn.execute(
-                sa.insert(campaigns).values(
-                    id=campaign.id,
-                    fiscal_year=fiscal_year,
-                    wg_ids=list(campaign.wg_ids),
-                    wg_departments={wg: list(codes) for wg, codes in campaign.wg_departments.items()},
-                    opens_at=opens_at,
-                    deadline=deadline,
-                    reminder_schedule=[item.isoformat() for item in campaign.reminder_schedule],
-                    status="open",
-                    created_by=created_by,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            stored = await self._load_campaign(conn, campaign.id, lock=False)
-            await self._audit(conn, stored.id, "campaign", stored.id, "create", created_by, now, None, stored)
-        return stored
+        values = {
+            "id": campaign_id or _new_id(),
+            "fiscal_year": fiscal_year,
+            "wg_ids": list(dict.fromkeys(wg_ids)),
+            "wg_departments": {wg: list(codes) for wg, codes in (wg_departments or {}).items()},
+            "opens_at": opens_at,
+            "deadline": deadline,
+            "reminder_schedule": [item.isoformat() for item in sorted(reminder_schedule)],
+            "status": "open",
+            "created_by": created_by,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return await self._db.write(_create_campaign, values)
 
     async def get_campaign(self, campaign_id: str) -> Campaign | None:
         """One campaign, or None."""
-        async with self._db.read() as conn:
-            row = (await conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id))).first()
-        return _campaign(row) if row else None
+        found = await self._db.read(rows, sa.select(campaigns).where(campaigns.c.id == campaign_id))
+        return _campaign(found[0]) if found else None
 
     async def list_campaigns(self, status: CampaignStatus | None = None) -> list[Campaign]:
         """Campaigns, newest first."""
         query = sa.select(campaigns).order_by(campaigns.c.created_at.desc(), campaigns.c.id)
         if status is not None:
             query = query.where(campaigns.c.status == status)
-        async with self._db.read() as conn:
-            return [_campaign(row) for row in await conn.execute(query)]
+        return [_campaign(row) for row in await self._db.read(rows, query)]
 
     async def extend_deadline(self, campaign_id: str, deadline: datetime, *, by: str) -> Campaign:
         """Move the deadline (and reopen a closed campaign), audited."""
-        return await self._change_campaign(campaign_id, by, "extend", deadline=deadline, status="open")
+        return await self._db.write(
+            _change_campaign, campaign_id, by, "extend", {"deadline": deadline, "status": "open"}
+        )
 
     async def close_campaign(self, campaign_id: str, *, by: str) -> Campaign:
         """Close a campaign, audited."""
-        return await self._change_campaign(campaign_id, by, "close", status="closed")
-
-    async def _change_campaign(self, campaign_id: str, by: str, action: str, **values: Any) -> Campaign:
-        now = utcnow()
-        async with self._db.write() as conn:
-            before = await self._load_campaign(conn, campaign_id, lock=True)
-            await conn.execute(
-                sa.update(campaigns).where(campaigns.c.id == campaign_id).values(updated_at=now, **values)
-            )
-            after = await self._load_campaign(conn, campaign_id, lock=False)
-            await self._audit(conn, campaign_id, "campaign", campaign_id, action, by, now, before, after)
-        return after
-
-    async def _load_campaign(self, conn: AsyncConnection, campaign_id: str, *, lock: bool) -> Campaign:
-        query = sa.select(campaigns).where(campaigns.c.id == campaign_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
-        if row is None:
-            raise NotFound("campaign", campaign_id)
-        return _campaign(row)
-
-    async def _open_campaign(
-        self, conn: AsyncConnection, campaign_id: str, wg_id: str | None, now: datetime
-    ) -> Campaign:
-        """The campaign, share-locked so that a concurrent close waits; raises if closed."""
-        row = (
-            await conn.execute(
-                sa.select(campaigns).where(campaigns.c.id == campaign_id).with_for_update(read=True)
-            )
-        ).first()
-        if row is None:
-            raise NotFound("campaign", campaign_id)
-        campaign = _campaign(row)
-        if campaign.status != "open":
-            raise CampaignClosed(campaign_id, "closed")
-        if now > campaign.deadline:
-            raise CampaignClosed(campaign_id, "deadline")
-        if now < campaign.opens_at:
-            raise CampaignClosed(campaign_id, "not-open-yet")
-        if wg_id is not None and wg_id not in campaign.wg_ids:
-            raise NotFound(f"WG in campaign {campaign_id}", wg_id)
-        return campaign
-
-    # -- idempotency and audit --------------------------------------------------------------
-
-    async def _claim_action(self, conn: AsyncConnection, key: str, entity: str, now: datetime) -> str | None:
-        """Claim an idempotency key. None when newly claimed, else the id it produced before."""
-        claimed = (
-            await conn.execute(
-                insert_for(self._db, submit_actions)
-                .values(idempotency_key=key, entity=entity, entity_id=None, at=now)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(submit_actions.c.idempotency_key)
-            )
-        ).first()
-        if claimed is not None:
-            return None
-        # On PostgreSQL the insert above waited for the first claimer to commit.
-        previous = (
-            await conn.execute(
-                sa.select(submit_actions.c.entity_id).where(submit_actions.c.idempotency_key == key)
-            )
-        ).scalar_one()
-        return str(previous)
-
-    async def _finish_action(self, conn: AsyncConnection, key: str, entity_id: str) -> None:
-        await conn.execute(
-            sa.update(submit_actions)
-            .where(submit_actions.c.idempotency_key == key)
-            .values(entity_id=entity_id)
-        )
-
-    async def _audit(
-        self,
-        conn: AsyncConnection,
-        campaign_id: str,
-        entity: str,
-        entity_id: str,
-        action: str,
-        actor: str,
-        at: datetime,
-        before: Any,
-        after: Any,
-    ) -> None:
-        await conn.execute(
-            sa.insert(nomination_audit).values(
-                campaign_id=campaign_id,
-                entity=entity,
-                entity_id=entity_id,
-                action=action,
-                actor=actor,
-                at=at,
-                before=_audit_image(before) if before is not None else None,
-                after=_audit_image(after) if after is not None else None,
-            )
-        )
-
-    async def audit_trail(self, campaign_id: str, entity_id: str | None = None) -> list[AuditEntry]:
-        """Audit entries in the order they happened."""
-        t = nomination_audit
-        query = sa.select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id)
-        if entity_id is not None:
-            query = query.where(t.c.entity_id == entity_id)
-        async with self._db.read() as conn:
-            return [
-                AuditEntry(
-                    id=row.id,
-                    campaign_id=row.campaign_id,
-                    entity=row.entity,
-                    entity_id=row.entity_id,
-                    action=row.action,
-                    actor=row.actor,
-                    at=row.at,
-                    before=row.before,
-                    after=row.after,
-                )
-                for row in await conn.execute(query)
-            ]
-
-    # -- department submissions -------------------------------------------------------------
-
-    async def _load_submission(self, conn: AsyncConnection, submission_id: str) -> Submission:
-        row = (
-            await conn.execute(
-                sa.select(submissions).where(submissions.c.id == submission_id).with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise NotFound("submission", submission_id)
-        return _submission(row)
-
-    async def _replace_nominees(
-        self, conn: AsyncConnection, before: Submission, nominees: Sequence[Nominee], by: str, now: datetime
-    ) -> Submission:
-        await conn.execute(
-            sa.update(submissions)
-            .where(submissions.c.id == before.id)
-            .values(
-                nominees=[asdict(n) for n in nominees],
-                status="submitted",
-                version=submissions.c.version + 1,
-                submitted_by=by,
-                updated_at=now,
-            )
-        )
-        after = await self._load_submission(conn, before.id)
-        action = "submit" if before.status == "withdrawn" else "edit"
-        await self._audit(conn, before.campaign_id, "submission", before.id, action, by, now, before, after)
-        return after
+        return await self._db.write(_change_campaign, campaign_id, by, "close", {"status": "closed"})
 
     async def submit(
         self,
@@ -410,54 +646,16 @@ class SqlNominations(SqlRepository):
         now: datetime | None = None,
     ) -> tuple[Submission, bool]:
         """Store a department's nominees for a WG; ``created`` is False for a repeated key."""
-        now = now or utcnow()
-        s = submissions
-        async with self._db.write() as conn:
-            previous = await self._claim_action(conn, idempotency_key, "submission", now)
-            if previous is not None:
-                return await self._load_submission(conn, previous), False
-            await self._open_campaign(conn, campaign_id, wg_id, now)
-            if (
-                await conn.execute(sa.select(departments.c.code).where(departments.c.code == department_code))
-            ).first() is None:
-                raise NotFound("department", department_code)
-            new_id = _new_id()
-            inserted = (
-                await conn.execute(
-                    insert_for(self._db, s)
-                    .values(
-                        id=new_id,
-                        campaign_id=campaign_id,
-                        department_code=department_code,
-                        wg_id=wg_id,
-                        nominees=[asdict(n) for n in nominees],
-                        status="submitted",
-                        version=1,
-                        submitted_by=by,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["campaign_id", "department_code", "wg_id"])
-                    .returning(s.c.id)
-                )
-            ).first()
-            if inserted is not None:
-                stored = await self._load_submission(conn, new_id)
-                await self._audit(conn, campaign_id, "submission", new_id, "submit", by, now, None, stored)
-            else:
-                existing_id = (
-                    await conn.execute(
-                        sa.select(s.c.id).where(
-                            s.c.campaign_id == campaign_id,
-                            s.c.department_code == department_code,
-                            s.c.wg_id == wg_id,
-                        )
-                    )
-                ).scalar_one()
-                before = await self._load_submission(conn, existing_id)
-                stored = await self._replace_nominees(conn, before, nominees, by, now)
-            await self._finish_action(conn, idempotency_key, stored.id)
-        return stored, True
+        return await self._db.write(
+            _submit,
+            campaign_id,
+            department_code,
+            wg_id,
+            tuple(nominees),
+            by,
+            idempotency_key,
+            now or utcnow(),
+        )
 
     async def edit(
         self,
@@ -469,45 +667,18 @@ class SqlNominations(SqlRepository):
         now: datetime | None = None,
     ) -> Submission:
         """Replace the nominees until the deadline (audited)."""
-        now = now or utcnow()
-        async with self._db.write() as conn:
-            if idempotency_key is not None:
-                previous = await self._claim_action(conn, idempotency_key, "submission", now)
-                if previous is not None:
-                    return await self._load_submission(conn, previous)
-            before = await self._load_submission(conn, submission_id)
-            await self._open_campaign(conn, before.campaign_id, None, now)
-            after = await self._replace_nominees(conn, before, nominees, by, now)
-            if idempotency_key is not None:
-                await self._finish_action(conn, idempotency_key, after.id)
-        return after
+        return await self._db.write(
+            _edit, submission_id, tuple(nominees), by, idempotency_key, now or utcnow()
+        )
 
     async def withdraw(self, submission_id: str, *, by: str, now: datetime | None = None) -> Submission:
         """Withdraw a submission until the deadline (audited; idempotent)."""
-        now = now or utcnow()
-        async with self._db.write() as conn:
-            before = await self._load_submission(conn, submission_id)
-            if before.status == "withdrawn":
-                return before
-            await self._open_campaign(conn, before.campaign_id, None, now)
-            await conn.execute(
-                sa.update(submissions)
-                .where(submissions.c.id == submission_id)
-                .values(status="withdrawn", version=submissions.c.version + 1, updated_at=now)
-            )
-            after = await self._load_submission(conn, submission_id)
-            await self._audit(
-                conn, before.campaign_id, "submission", submission_id, "withdraw", by, now, before, after
-            )
-        return after
+        return await self._db.write(_withdraw, submission_id, by, now or utcnow())
 
     async def get_submission(self, submission_id: str) -> Submission | None:
         """One submission, or None."""
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(sa.select(submissions).where(submissions.c.id == submission_id))
-            ).first()
-        return _submission(row) if row else None
+        found = await self._db.read(rows, sa.select(submissions).where(submissions.c.id == submission_id))
+        return _submission(found[0]) if found else None
 
     async def find_submission(self, campaign_id: str, department_code: str, wg_id: str) -> Submission | None:
         """The department's submission for a WG, or None."""
@@ -515,9 +686,8 @@ class SqlNominations(SqlRepository):
         query = sa.select(s).where(
             s.c.campaign_id == campaign_id, s.c.department_code == department_code, s.c.wg_id == wg_id
         )
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return _submission(row) if row else None
+        found = await self._db.read(rows, query)
+        return _submission(found[0]) if found else None
 
     async def list_submissions(
         self, campaign_id: str, *, department_code: str | None = None, include_withdrawn: bool = False
@@ -529,20 +699,7 @@ class SqlNominations(SqlRepository):
             query = query.where(s.c.department_code == department_code)
         if not include_withdrawn:
             query = query.where(s.c.status == "submitted")
-        async with self._db.read() as conn:
-            return [_submission(row) for row in await conn.execute(query)]
-
-    # -- open applications ------------------------------------------------------------------
-
-    async def _load_application(self, conn: AsyncConnection, application_id: str) -> Application:
-        row = (
-            await conn.execute(
-                sa.select(applications).where(applications.c.id == application_id).with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise NotFound("application", application_id)
-        return _application(row)
+        return [_submission(row) for row in await self._db.read(rows, query)]
 
     async def apply(
         self,
@@ -559,9 +716,7 @@ class SqlNominations(SqlRepository):
         now: datetime | None = None,
     ) -> tuple[Application, bool]:
         """Store (or replace) a person's open application; ``created`` False for a repeated key."""
-        now = now or utcnow()
-        a = applications
-        fields = {
+        answers = {
             "applicant_name": applicant_name,
             "department_code": department_code,
             "wg_id": wg_id,
@@ -569,92 +724,22 @@ class SqlNominations(SqlRepository):
             "motivation": motivation,
             "supervisor_agreed": supervisor_agreed,
         }
-        async with self._db.write() as conn:
-            previous = await self._claim_action(conn, idempotency_key, "application", now)
-            if previous is not None:
-                return await self._load_application(conn, previous), False
-            await self._open_campaign(conn, campaign_id, wg_id, now)
-            new_id = _new_id()
-            inserted = (
-                await conn.execute(
-                    insert_for(self._db, a)
-                    .values(
-                        id=new_id,
-                        campaign_id=campaign_id,
-                        applicant_aad_id=applicant_aad_id,
-                        status="submitted",
-                        version=1,
-                        created_at=now,
-                        updated_at=now,
-                        **fields,
-                    )
-                    .on_conflict_do_nothing(index_elements=["campaign_id", "applicant_aad_id"])
-                    .returning(a.c.id)
-                )
-            ).first()
-            if inserted is not None:
-                stored = await self._load_application(conn, new_id)
-                await self._audit(
-                    conn, campaign_id, "application", new_id, "submit", applicant_aad_id, now, None, stored
-                )
-            else:
-                existing_id = (
-                    await conn.execute(
-                        sa.select(a.c.id).where(
-                            a.c.campaign_id == campaign_id, a.c.applicant_aad_id == applicant_aad_id
-                        )
-                    )
-                ).scalar_one()
-                before = await self._load_application(conn, existing_id)
-                await conn.execute(
-                    sa.update(a)
-                    .where(a.c.id == existing_id)
-                    .values(status="submitted", version=a.c.version + 1, updated_at=now, **fields)
-                )
-                stored = await self._load_application(conn, existing_id)
-                action = "submit" if before.status == "withdrawn" else "edit"
-                await self._audit(
-                    conn,
-                    campaign_id,
-                    "application",
-                    existing_id,
-                    action,
-                    applicant_aad_id,
-                    now,
-                    before,
-                    stored,
-                )
-            await self._finish_action(conn, idempotency_key, stored.id)
-        return stored, True
+        return await self._db.write(
+            _apply, campaign_id, applicant_aad_id, answers, idempotency_key, now or utcnow()
+        )
 
     async def withdraw_application(
         self, application_id: str, *, by: str, now: datetime | None = None
     ) -> Application:
         """Withdraw an open application until the deadline (audited)."""
-        now = now or utcnow()
-        async with self._db.write() as conn:
-            before = await self._load_application(conn, application_id)
-            if before.status == "withdrawn":
-                return before
-            await self._open_campaign(conn, before.campaign_id, None, now)
-            await conn.execute(
-                sa.update(applications)
-                .where(applications.c.id == application_id)
-                .values(status="withdrawn", version=applications.c.version + 1, updated_at=now)
-            )
-            after = await self._load_application(conn, application_id)
-            await self._audit(
-                conn, before.campaign_id, "application", application_id, "withdraw", by, now, before, after
-            )
-        return after
+        return await self._db.write(_withdraw_application, application_id, by, now or utcnow())
 
     async def get_application(self, campaign_id: str, applicant_aad_id: str) -> Application | None:
         """A person's application in a campaign, or None."""
         a = applications
         query = sa.select(a).where(a.c.campaign_id == campaign_id, a.c.applicant_aad_id == applicant_aad_id)
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return _application(row) if row else None
+        found = await self._db.read(rows, query)
+        return _application(found[0]) if found else None
 
     async def list_applications(
         self, campaign_id: str, *, include_withdrawn: bool = False
@@ -664,99 +749,43 @@ class SqlNominations(SqlRepository):
         query = sa.select(a).where(a.c.campaign_id == campaign_id).order_by(a.c.wg_id, a.c.created_at, a.c.id)
         if not include_withdrawn:
             query = query.where(a.c.status == "submitted")
-        async with self._db.read() as conn:
-            return [_application(row) for row in await conn.execute(query)]
+        return [_application(row) for row in await self._db.read(rows, query)]
 
-    # -- tracking, reminders, export --------------------------------------------------------
+    async def audit_trail(self, campaign_id: str, entity_id: str | None = None) -> list[AuditEntry]:
+        """Audit entries in the order they happened."""
+        t = nomination_audit
+        query = sa.select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id)
+        if entity_id is not None:
+            query = query.where(t.c.entity_id == entity_id)
+        return [
+            AuditEntry(
+                id=row.id,
+                campaign_id=row.campaign_id,
+                entity=row.entity,
+                entity_id=row.entity_id,
+                action=row.action,
+                actor=row.actor,
+                at=row.at,
+                before=row.before,
+                after=row.after,
+            )
+            for row in await self._db.read(rows, query)
+        ]
 
     async def status(self, campaign_id: str) -> list[WgStatus]:
         """Per WG of the campaign: departments that submitted and those still missing."""
-        campaign = await self.get_campaign(campaign_id)
-        if campaign is None:
-            raise NotFound("campaign", campaign_id)
-        all_codes = tuple(d.code for d in await self.list_departments())
-        submitted_pairs = {(s.wg_id, s.department_code) for s in await self.list_submissions(campaign_id)}
-        applied: dict[str, int] = {}
-        for application in await self.list_applications(campaign_id):
-            applied[application.wg_id] = applied.get(application.wg_id, 0) + 1
-        result = []
-        for wg_id in campaign.wg_ids:
-            expected = campaign.wg_departments.get(wg_id, all_codes)
-            done = [code for code in expected if (wg_id, code) in submitted_pairs]
-            extra = sorted(code for wg, code in submitted_pairs if wg == wg_id and code not in expected)
-            missing = [code for code in expected if (wg_id, code) not in submitted_pairs]
-            result.append(WgStatus(wg_id, tuple(done + extra), tuple(missing), applied.get(wg_id, 0)))
-        return result
+        return await self._db.read(_status, campaign_id)
 
     async def claim_reminder(self, campaign_id: str, department_code: str, slot: str) -> bool:
         """True only for the first claimer of this reminder (never sent twice)."""
         stmt = (
-            insert_for(self._db, reminder_claims)
+            self._insert(reminder_claims)
             .values(campaign_id=campaign_id, department_code=department_code, slot=slot, claimed_at=utcnow())
             .on_conflict_do_nothing(index_elements=["campaign_id", "department_code", "slot"])
             .returning(reminder_claims.c.slot)
         )
-        async with self._db.write() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self._db.write(returns_row, stmt)
 
     async def export_rows(self, campaign_id: str) -> list[ExportRow]:
         """Active nominees and applications, ordered by WG, department, name."""
-        campaign = await self.get_campaign(campaign_id)
-        if campaign is None:
-            raise NotFound("campaign", campaign_id)
-        depts = {d.code: d for d in await self.list_departments(active_only=False)}
-        wg_order = {wg: index for index, wg in enumerate(campaign.wg_ids)}
-        rows: list[ExportRow] = []
-        for sub in await self.list_submissions(campaign_id):
-            dept = depts.get(sub.department_code)
-            for nominee in sub.nominees:
-                rows.append(
-                    ExportRow(
-                        wg_id=sub.wg_id,
-                        source="department",
-                        department_code=sub.department_code,
-                        department_name=dept.name if dept else "",
-                        name=nominee.name,
-                        aad_id=nominee.aad_id,
-                        position=nominee.position,
-                        continuing=nominee.continuing,
-                        note=nominee.note,
-                        themes=(),
-                        motivation="",
-                        supervisor_agreed=None,
-                        submitted_by=sub.submitted_by,
-                        updated_at=sub.updated_at,
-                    )
-                )
-        for app in await self.list_applications(campaign_id):
-            dept = depts.get(app.department_code or "")
-            rows.append(
-                ExportRow(
-                    wg_id=app.wg_id,
-                    source="application",
-                    department_code=app.department_code or "",
-                    department_name=dept.name if dept else "",
-                    name=app.applicant_name,
-                    aad_id=app.applicant_aad_id,
-                    position="",
-                    continuing=None,
-                    note="",
-                    themes=app.themes,
-                    motivation=app.motivation,
-                    supervisor_agreed=app.supervisor_agreed,
-                    submitted_by=app.applicant_aad_id,
-                    updated_at=app.updated_at,
-                )
-            )
-
-        def order(row: ExportRow) -> tuple[int, int, int, str, str]:
-            dept = depts.get(row.department_code)
-            return (
-                wg_order.get(row.wg_id, len(wg_order)),
-                0 if row.source == "department" else 1,
-                dept.sort_order if dept else 0,
-                row.department_code,
-                row.name,
-            )
-
-        return sorted(rows, key=order)
+        return await self._db.read(_export_rows, campaign_id)

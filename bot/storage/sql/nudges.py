@@ -18,7 +18,18 @@ from bot.storage.models import (
     sent_nudges,
 )
 from bot.storage.ports import FeedbackCount, SentNudge
-from bot.storage.sql._common import SqlRepository, insert_for, unique_in_order, utcnow
+from bot.storage.sql._common import (
+    SqlRepository,
+    execute,
+    per_dialect,
+    returns_row,
+    rowcount,
+    rows,
+    scalar,
+    scalars,
+    unique_in_order,
+    utcnow,
+)
 
 GREETING_ONLY = "greeting-only"
 
@@ -37,6 +48,121 @@ def _to_sent(row: Any) -> SentNudge:
     )
 
 
+_U, _R = nudge_user_days, nudge_rule_days
+_INSERT_USER_DAY = per_dialect(
+    lambda insert: insert(_U).on_conflict_do_nothing(index_elements=["user_key", "day"])
+)
+_LOCK_USER_DAY = (
+    sa.select(_U.c.total)
+    .where(_U.c.user_key == sa.bindparam("user_key"), _U.c.day == sa.bindparam("day"))
+    .with_for_update()
+)
+_SNOOZED_UNTIL = sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == sa.bindparam("user_key"))
+_OPTED_OUT = sa.select(nudge_opt_outs.c.rule_id).where(nudge_opt_outs.c.user_key == sa.bindparam("user_key"))
+_RULE_COUNTS = sa.select(_R.c.rule_id, _R.c.count).where(
+    _R.c.user_key == sa.bindparam("user_key"),
+    _R.c.day == sa.bindparam("day"),
+    _R.c.rule_id.in_(sa.bindparam("rule_ids", expanding=True)),
+)
+_BUMP_RULE = per_dialect(
+    lambda insert: insert(_R).on_conflict_do_update(
+        index_elements=["user_key", "day", "rule_id"], set_={"count": _R.c.count + 1}
+    )
+)
+_BUMP_TOTAL = (
+    sa.update(_U)
+    .where(_U.c.user_key == sa.bindparam("b_user_key"), _U.c.day == sa.bindparam("b_day"))
+    .values(total=_U.c.total + sa.bindparam("granted"))
+)
+
+
+def _lock_user_day(conn: sa.Connection, user_key: str, day: date) -> int:
+    """Create and lock the (user, day) counter row; return today's total so far.
+
+    On PostgreSQL FOR UPDATE makes concurrent reserves for this user wait here, on any replica;
+    on SQLite BEGIN IMMEDIATE already did.
+    """
+    key = {"user_key": user_key, "day": day}
+    conn.execute(_INSERT_USER_DAY[conn.dialect.name], {**key, "total": 0})
+    return int(conn.execute(_LOCK_USER_DAY, key).scalar_one())
+
+
+def _reserve(
+    conn: sa.Connection, user_key: str, wanted: list[str], day: date, per_rule_cap: int, overall_cap: int
+) -> list[str]:
+    total = _lock_user_day(conn, user_key, day)
+    snoozed_until = conn.execute(_SNOOZED_UNTIL, {"user_key": user_key}).scalar_one_or_none()
+    if snoozed_until is not None and day <= snoozed_until:
+        return []
+    opted_out = set(conn.execute(_OPTED_OUT, {"user_key": user_key}).scalars())
+    counts: dict[str, int] = {
+        rule_id: count
+        for rule_id, count in conn.execute(
+            _RULE_COUNTS, {"user_key": user_key, "day": day, "rule_ids": wanted}
+        )
+    }
+    granted: list[str] = []
+    for rule_id in wanted:
+        if total + len(granted) >= overall_cap:
+            break
+        if rule_id in opted_out or counts.get(rule_id, 0) >= per_rule_cap:
+            continue
+        granted.append(rule_id)
+    if granted:
+        conn.execute(
+            _BUMP_RULE[conn.dialect.name],
+            [{"user_key": user_key, "day": day, "rule_id": rule_id, "count": 1} for rule_id in granted],
+        )
+        conn.execute(_BUMP_TOTAL, {"b_user_key": user_key, "b_day": day, "granted": len(granted)})
+    return granted
+
+
+def _release(conn: sa.Connection, user_key: str, wanted: list[str], day: date) -> None:
+    u, r = nudge_user_days, nudge_rule_days
+    _lock_user_day(conn, user_key, day)
+    released = (
+        conn.execute(
+            sa.update(r)
+            .where(r.c.user_key == user_key, r.c.day == day, r.c.rule_id.in_(wanted), r.c.count > 0)
+            .values(count=r.c.count - 1)
+        ).rowcount
+        or 0
+    )
+    if released:
+        conn.execute(
+            sa.update(u)
+            .where(u.c.user_key == user_key, u.c.day == day)
+            .values(total=sa.case((u.c.total > released, u.c.total - released), else_=0))
+        )
+
+
+def _feedback_counts(conn: sa.Connection, since: date, until: date | None) -> list[FeedbackCount]:
+    t = nudge_feedback
+    helpful = sa.func.sum(sa.case((t.c.helpful, 1), else_=0))
+    not_helpful = sa.func.sum(sa.case((t.c.helpful, 0), else_=1))
+    query = sa.select(t.c.rule_id, helpful, not_helpful).where(t.c.day >= since).group_by(t.c.rule_id)
+    if until is not None:
+        query = query.where(t.c.day <= until)
+    return [
+        FeedbackCount(rule_id=rule_id, helpful=int(yes), not_helpful=int(no))
+        for rule_id, yes, no in conn.execute(query.order_by(t.c.rule_id))
+    ]
+
+
+def _purge(conn: sa.Connection, cutoff_time: datetime) -> int:
+    cutoff_day = cutoff_time.date()
+    removed = 0
+    for stmt in (
+        sa.delete(nudge_rule_days).where(nudge_rule_days.c.day < cutoff_day),
+        sa.delete(nudge_user_days).where(nudge_user_days.c.day < cutoff_day),
+        sa.delete(nudge_snoozes).where(nudge_snoozes.c.until < cutoff_day),
+        sa.delete(sent_nudges).where(sent_nudges.c.sent_at < cutoff_time),
+        sa.delete(recent_events).where(recent_events.c.at < cutoff_time),
+    ):
+        removed += conn.execute(stmt).rowcount or 0
+    return removed
+
+
 class SqlNudgeState(SqlRepository):
     """``NudgeState``; caps are serialised per (user, day) by a locked counter row."""
 
@@ -53,112 +179,32 @@ class SqlNudgeState(SqlRepository):
         wanted = unique_in_order(rule_ids)
         if not wanted or per_rule_cap <= 0 or overall_cap <= 0:
             return []
-        u, r = nudge_user_days, nudge_rule_days
-        async with self._db.write() as conn:
-            # The (user, day) row is the lock: on PostgreSQL FOR UPDATE makes concurrent
-            # reserves for this user wait here; on SQLite BEGIN IMMEDIATE already did.
-            await conn.execute(
-                insert_for(self._db, u)
-                .values(user_key=user_key, day=day, total=0)
-                .on_conflict_do_nothing(index_elements=["user_key", "day"])
-            )
-            total = (
-                await conn.execute(
-                    sa.select(u.c.total).where(u.c.user_key == user_key, u.c.day == day).with_for_update()
-                )
-            ).scalar_one()
-            snoozed_until = (
-                await conn.execute(
-                    sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == user_key)
-                )
-            ).scalar_one_or_none()
-            if snoozed_until is not None and day <= snoozed_until:
-                return []
-            opted_out = set(
-                (
-                    await conn.execute(
-                        sa.select(nudge_opt_outs.c.rule_id).where(nudge_opt_outs.c.user_key == user_key)
-                    )
-                ).scalars()
-            )
-            counts: dict[str, int] = {
-                rule_id: count
-                for rule_id, count in await conn.execute(
-                    sa.select(r.c.rule_id, r.c.count).where(
-                        r.c.user_key == user_key, r.c.day == day, r.c.rule_id.in_(wanted)
-                    )
-                )
-            }
-            granted: list[str] = []
-            for rule_id in wanted:
-                if total + len(granted) >= overall_cap:
-                    break
-                if rule_id in opted_out or counts.get(rule_id, 0) >= per_rule_cap:
-                    continue
-                granted.append(rule_id)
-            if granted:
-                stmt = insert_for(self._db, r).values(
-                    [
-                        {"user_key": user_key, "day": day, "rule_id": rule_id, "count": 1}
-                        for rule_id in granted
-                    ]
-                )
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["user_key", "day", "rule_id"], set_={"count": r.c.count + 1}
-                )
-                await conn.execute(stmt)
-                await conn.execute(
-                    sa.update(u)
-                    .where(u.c.user_key == user_key, u.c.day == day)
-                    .values(total=u.c.total + len(granted))
-                )
-        return granted
+        return await self._db.write(_reserve, user_key, wanted, day, per_rule_cap, overall_cap)
 
     async def release(self, user_key: str, rule_ids: Sequence[str], day: date) -> None:
         """Give back a reservation whose nudge could not be sent."""
         wanted = unique_in_order(rule_ids)
-        if not wanted:
-            return
-        u, r = nudge_user_days, nudge_rule_days
-        async with self._db.write() as conn:
-            await conn.execute(
-                sa.select(u.c.total).where(u.c.user_key == user_key, u.c.day == day).with_for_update()
-            )
-            result = await conn.execute(
-                sa.update(r)
-                .where(r.c.user_key == user_key, r.c.day == day, r.c.rule_id.in_(wanted), r.c.count > 0)
-                .values(count=r.c.count - 1)
-            )
-            released = result.rowcount or 0
-            if released:
-                await conn.execute(
-                    sa.update(u)
-                    .where(u.c.user_key == user_key, u.c.day == day)
-                    .values(total=sa.case((u.c.total > released, u.c.total - released), else_=0))
-                )
+        if wanted:
+            await self._db.write(_release, user_key, wanted, day)
 
     async def snooze_until(self, user_key: str, until: date) -> None:
         """No nudges for this user up to and including ``until``."""
-        stmt = insert_for(self._db, nudge_snoozes).values(user_key=user_key, until=until, updated_at=utcnow())
+        stmt = self._insert(nudge_snoozes).values(user_key=user_key, until=until, updated_at=utcnow())
         stmt = stmt.on_conflict_do_update(
             index_elements=["user_key"],
             set_={"until": stmt.excluded.until, "updated_at": stmt.excluded.updated_at},
         )
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+        await self._db.write(execute, stmt)
 
     async def unsnooze(self, user_key: str) -> None:
         """Lift the user's snooze."""
-        async with self._db.write() as conn:
-            await conn.execute(sa.delete(nudge_snoozes).where(nudge_snoozes.c.user_key == user_key))
+        await self._db.write(execute, sa.delete(nudge_snoozes).where(nudge_snoozes.c.user_key == user_key))
 
     async def snoozed_until(self, user_key: str) -> date | None:
         """The last snoozed day, or None."""
-        async with self._db.read() as conn:
-            result = await conn.execute(
-                sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == user_key)
-            )
-            until: date | None = result.scalar_one_or_none()
+        until: date | None = await self._db.read(
+            scalar, sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == user_key)
+        )
         return until
 
     async def snoozed(self, user_key: str, today: date) -> bool:
@@ -169,24 +215,21 @@ class SqlNudgeState(SqlRepository):
     async def opt_out(self, user_key: str, rule_id: str) -> None:
         """Stop nudging this user about ``rule_id``."""
         stmt = (
-            insert_for(self._db, nudge_opt_outs)
+            self._insert(nudge_opt_outs)
             .values(user_key=user_key, rule_id=rule_id, at=utcnow())
             .on_conflict_do_nothing(index_elements=["user_key", "rule_id"])
         )
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+        await self._db.write(execute, stmt)
 
     async def opt_in(self, user_key: str, rule_id: str) -> None:
         """Undo an opt-out."""
         t = nudge_opt_outs
-        async with self._db.write() as conn:
-            await conn.execute(sa.delete(t).where(t.c.user_key == user_key, t.c.rule_id == rule_id))
+        await self._db.write(execute, sa.delete(t).where(t.c.user_key == user_key, t.c.rule_id == rule_id))
 
     async def opted_out(self, user_key: str) -> set[str]:
         """Rule ids the user opted out of."""
         t = nudge_opt_outs
-        async with self._db.read() as conn:
-            return set((await conn.execute(sa.select(t.c.rule_id).where(t.c.user_key == user_key))).scalars())
+        return set(await self._db.read(scalars, sa.select(t.c.rule_id).where(t.c.user_key == user_key)))
 
     async def record_feedback(
         self, rule_id: str, helpful: bool, day: date, user_key: str, nudge_id: str
@@ -194,27 +237,18 @@ class SqlNudgeState(SqlRepository):
         """Store a feedback click once per (nudge, user, rule); True if new."""
         t = nudge_feedback
         stmt = (
-            insert_for(self._db, t)
+            self._insert(t)
             .values(
                 nudge_id=nudge_id, user_key=user_key, rule_id=rule_id, helpful=helpful, day=day, at=utcnow()
             )
             .on_conflict_do_nothing(index_elements=["nudge_id", "user_key", "rule_id"])
             .returning(t.c.nudge_id)
         )
-        async with self._db.write() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self._db.write(returns_row, stmt)
 
     async def feedback_counts(self, since: date, until: date | None = None) -> list[FeedbackCount]:
         """Feedback per rule for days in [since, until]."""
-        t = nudge_feedback
-        helpful = sa.func.sum(sa.case((t.c.helpful, 1), else_=0))
-        not_helpful = sa.func.sum(sa.case((t.c.helpful, 0), else_=1))
-        query = sa.select(t.c.rule_id, helpful, not_helpful).where(t.c.day >= since).group_by(t.c.rule_id)
-        if until is not None:
-            query = query.where(t.c.day <= until)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query.order_by(t.c.rule_id))).all()
-        return [FeedbackCount(rule_id=row[0], helpful=int(row[1]), not_helpful=int(row[2])) for row in rows]
+        return await self._db.read(_feedback_counts, since, until)
 
     async def record_sent_nudge(
         self,
@@ -229,7 +263,7 @@ class SqlNudgeState(SqlRepository):
     ) -> None:
         """Remember where a nudge went (idempotent per ``nudge_id``)."""
         stmt = (
-            insert_for(self._db, sent_nudges)
+            self._insert(sent_nudges)
             .values(
                 nudge_id=nudge_id,
                 conversation_id=conversation_id,
@@ -242,8 +276,7 @@ class SqlNudgeState(SqlRepository):
             )
             .on_conflict_do_nothing(index_elements=["nudge_id"])
         )
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+        await self._db.write(execute, stmt)
 
     async def find_nudge_for_message(
         self, conversation_id: str, message_activity_id: str
@@ -256,39 +289,33 @@ class SqlNudgeState(SqlRepository):
             .order_by(t.c.sent_at.desc())
             .limit(1)
         )
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return _to_sent(row) if row else None
+        found = await self._db.read(rows, query)
+        return _to_sent(found[0]) if found else None
 
     async def get_sent_nudge(self, nudge_id: str) -> SentNudge | None:
         """A sent nudge by id."""
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(sa.select(sent_nudges).where(sent_nudges.c.nudge_id == nudge_id))
-            ).first()
-        return _to_sent(row) if row else None
+        found = await self._db.read(rows, sa.select(sent_nudges).where(sent_nudges.c.nudge_id == nudge_id))
+        return _to_sent(found[0]) if found else None
 
     async def mark_withdrawn(self, nudge_id: str, at: datetime | None = None) -> bool:
         """Mark a nudge withdrawn; True only for the first caller."""
         t = sent_nudges
-        async with self._db.write() as conn:
-            result = await conn.execute(
-                sa.update(t)
-                .where(t.c.nudge_id == nudge_id, t.c.withdrawn_at.is_(None))
-                .values(withdrawn_at=at or utcnow())
-            )
-        return bool(result.rowcount)
+        stmt = (
+            sa.update(t)
+            .where(t.c.nudge_id == nudge_id, t.c.withdrawn_at.is_(None))
+            .values(withdrawn_at=at or utcnow())
+        )
+        return bool(await self._db.write(rowcount, stmt))
 
     async def record_event(self, user_key: str, conversation_id: str, kind: str, at: datetime) -> None:
         """Remember the latest time of a small per-user event."""
-        stmt = insert_for(self._db, recent_events).values(
+        stmt = self._insert(recent_events).values(
             user_key=user_key, conversation_id=conversation_id, kind=kind, at=at
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["user_key", "conversation_id", "kind"], set_={"at": stmt.excluded.at}
         )
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+        await self._db.write(execute, stmt)
 
     async def last_event(self, user_key: str, conversation_id: str, kind: str) -> datetime | None:
         """When the event was last recorded, or None."""
@@ -296,8 +323,7 @@ class SqlNudgeState(SqlRepository):
         query = sa.select(t.c.at).where(
             t.c.user_key == user_key, t.c.conversation_id == conversation_id, t.c.kind == kind
         )
-        async with self._db.read() as conn:
-            at: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+        at: datetime | None = await self._db.read(scalar, query)
         return at
 
     async def record_greeting_only(self, user_key: str, conversation_id: str, at: datetime) -> None:
@@ -310,17 +336,4 @@ class SqlNudgeState(SqlRepository):
 
     async def purge_older_than(self, days: int) -> int:
         """Drop counters, sent-nudge records, expired snoozes and events older than ``days``."""
-        now = utcnow()
-        cutoff_time = now - timedelta(days=days)
-        cutoff_day = cutoff_time.date()
-        removed = 0
-        async with self._db.write() as conn:
-            for stmt in (
-                sa.delete(nudge_rule_days).where(nudge_rule_days.c.day < cutoff_day),
-                sa.delete(nudge_user_days).where(nudge_user_days.c.day < cutoff_day),
-                sa.delete(nudge_snoozes).where(nudge_snoozes.c.until < cutoff_day),
-                sa.delete(sent_nudges).where(sent_nudges.c.sent_at < cutoff_time),
-                sa.delete(recent_events).where(recent_events.c.at < cutoff_time),
-            ):
-                removed += (await conn.execute(stmt)).rowcount or 0
-        return removed
+        return await self._db.write(_purge, utcnow() - timedelta(days=days))

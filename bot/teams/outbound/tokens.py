@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import msal
+import requests
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,13 @@ class TokenProvider:
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
         http_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        managed_identity: bool = False,
     ) -> None:
+        """Client-credentials tokens for ``app_id`` (see the class docstring for the options).
+
+        With ``managed_identity`` (``MicrosoftAppType=UserAssignedMSI``) ``app_id`` is the
+        user-assigned managed identity's client id and ``password`` is ignored.
+        """
         if not app_id:
             raise ValueError("TokenProvider needs an app id; use no provider at all in local mode")
         self.app_id = app_id
@@ -73,7 +80,8 @@ class TokenProvider:
         self.refresh_margin_s = refresh_margin_s
         self._http_timeout_s = http_timeout_s
         self._clock = clock
-        self._app: msal.ConfidentialClientApplication | None = None
+        self.managed_identity = managed_identity
+        self._app: msal.ConfidentialClientApplication | msal.ManagedIdentityClient | None = None
         self._token: str | None = None
         self._refresh_at = 0.0
         self._inflight: asyncio.Future[str] | None = None
@@ -98,11 +106,6 @@ class TokenProvider:
         self._inflight = None
         if not task.cancelled():
             task.exception()  # retrieved here so an unawaited failure is not reported twice
-
-    def invalidate(self) -> None:
-        """Forget the cached token so the next call asks msal again."""
-        self._token = None
-        self._refresh_at = 0.0
 
     def close(self) -> None:
         """Release the worker thread."""
@@ -132,12 +135,22 @@ class TokenProvider:
             if self._app is None:
                 self._app = self._build_app()
             self.fetch_count += 1
+            if isinstance(self._app, msal.ManagedIdentityClient):
+                # Managed identity endpoints take a resource, not a scope.
+                resource = self.scope.removesuffix("/.default")
+                return dict(self._app.acquire_token_for_client(resource=resource) or {})
             return dict(self._app.acquire_token_for_client(scopes=[self.scope]) or {})
         except Exception as exc:  # network/TLS/discovery errors: report without a traceback flood
             log.warning("msal token request failed: %s", type(exc).__name__)
             return {"error": type(exc).__name__, "error_description": str(exc)[:200]}
 
-    def _build_app(self) -> msal.ConfidentialClientApplication:
+    def _build_app(self) -> msal.ConfidentialClientApplication | msal.ManagedIdentityClient:
+        if self.managed_identity:
+            # msal finds the identity endpoint from the environment (App Service's
+            # IDENTITY_ENDPOINT/IDENTITY_HEADER, else the VM's IMDS).
+            return msal.ManagedIdentityClient(
+                msal.UserAssignedManagedIdentity(client_id=self.app_id), http_client=requests.Session()
+            )
         host = (urlparse(self.authority).hostname or "").lower()
         # Instance discovery asks login.microsoftonline.com whether the host is a Microsoft
         # cloud; for the known clouds msal skips it, for a custom/sovereign login host it

@@ -1,0 +1,1 @@
+"""WG nominations outside the chat: one-time export links (web) and the command line."""

@@ -1,0 +1,234 @@
+"""Composition: build the real services, storage, rules and the outbound sender from the settings.
+
+Everything expensive is created once here (the database engine, the HTTP session, the msal
+clients, the rule set); nothing is built per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bot.domain import ConversationRef, IncomingMessage
+from bot.graph import GraphClient
+from bot.metrics import Metrics
+from bot.ports import SendResult
+from bot.services.actions import ActionRegistry
+from bot.services.bot import BotService
+from bot.services.nudges import NudgeConfig, NudgeService
+from bot.services.userkey import UserKeyer
+from bot.settings import Settings
+from bot.storage import Database
+from bot.teams.outbound import (
+    GRAPH_SCOPE,
+    ConnectorClient,
+    TeamsSender,
+    TokenProvider,
+    make_http_session,
+)
+from bot.teams.outbound.http import is_loopback_host
+from policy_rules import RuleSet
+from policy_rules.reload import ReloadingRuleSet
+
+log = logging.getLogger(__name__)
+
+RULES_RELOAD_INTERVAL_S = 2.0
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    """Everything the web app needs from the composition, plus what to close at shutdown."""
+
+    handler: BotService
+    sender: TeamsSender
+    database: Database
+    rules: ReloadingRuleSet
+    readiness_checks: dict[str, Callable[[], Awaitable[object]]]
+    background_tasks: list[BackgroundTask]
+    cleanup: list[Callable[[], Awaitable[None]]]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def user_key_secret(settings: Settings) -> bytes:
+    """The HMAC key for user keys: from the settings, or (local mode only) a file made on first run."""
+    configured = settings.user_key_secret.get_secret_value()
+    if configured:
+        return configured.encode("utf-8")
+    path = Path(settings.data_dir) / "user-key-secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+def graph_authority(settings: Settings) -> str:
+    """The msal authority for Graph: the login host of the cloud with the city's tenant."""
+    parts = urlsplit(settings.login_authority)
+    return f"{parts.scheme}://{parts.netloc}/{settings.microsoft_app_tenant_id}"
+
+
+def _trusted_service_url(settings: Settings) -> Callable[[str], bool]:
+    """Where replies may go: https anywhere (the token's serviceurl claim was checked), http on loopback in local mode."""
+
+    def trusted(url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme == "https":
+            return True
+        return settings.local_mode and parts.scheme == "http" and is_loopback_host(parts.hostname)
+
+    return trusted
+
+
+async def build_services(settings: Settings, metrics: Metrics) -> Services:
+    """Create storage (migrated), rules, msal token providers, the sender and the services."""
+    database = Database.connect(settings.database_url)
+    await database.migrate()
+
+    rules = ReloadingRuleSet([settings.rules_dir] if settings.rules_dir.is_dir() else [])
+
+    def current_rules() -> RuleSet:
+        return rules.current
+
+    session: aiohttp.ClientSession = make_http_session()
+    token_providers: list[TokenProvider] = []
+    bot_tokens: TokenProvider | None = None
+    graph: GraphClient | None = None
+    if not settings.local_mode:
+        managed = settings.microsoft_app_type == "UserAssignedMSI"
+        password = settings.microsoft_app_password.get_secret_value()
+        bot_tokens = TokenProvider(
+            settings.microsoft_app_id,
+            password,
+            authority=settings.login_authority,
+            scope=settings.outgoing_oauth_scope,
+            managed_identity=managed,
+        )
+        token_providers.append(bot_tokens)
+        if settings.microsoft_app_tenant_id:
+            # Graph (files in channels and chats, departments) needs a token from the city's own tenant
+            graph_tokens = TokenProvider(
+                settings.microsoft_app_id,
+                password,
+                authority=graph_authority(settings),
+                scope=GRAPH_SCOPE,
+                managed_identity=managed,
+            )
+            token_providers.append(graph_tokens)
+            graph = GraphClient(session, graph_tokens.get_token, base_url=settings.graph_base_url)
+
+    connector = ConnectorClient(
+        session,
+        bot_tokens.get_token if bot_tokens else None,
+        calls_counter=metrics.outgoing_calls_total,
+        retries_counter=metrics.outgoing_retries_total,
+        is_trusted_service_url=_trusted_service_url(settings),
+    )
+    keyer = UserKeyer(user_key_secret(settings))
+    actions = ActionRegistry()
+
+    nudges_holder: list[NudgeService] = []
+
+    async def on_sent(tag: str, result: SendResult) -> None:
+        await nudges_holder[0].on_sent(tag, result)
+
+    async def remember_personal(person_key: str, ref: ConversationRef) -> None:
+        await database.conversations.remember(ref, user_aad_id=person_key)
+
+    sender = TeamsSender(
+        connector,
+        bot_id=f"28:{settings.microsoft_app_id}" if settings.microsoft_app_id else "",
+        targeted_enabled=settings.targeted_messages_enabled,
+        personal_conversation_lookup=database.conversations.personal_for_user,
+        remember_personal_conversation=remember_personal,
+        on_sent=on_sent,
+        queue_size=settings.outbound_queue_size,
+        dropped_counter=metrics.outgoing_rejected_total,
+        queue_depth_gauge=metrics.outgoing_queue_depth,
+    )
+
+    async def attachments_via_graph(message: IncomingMessage) -> Sequence[tuple[str, str]]:
+        if graph is None:
+            return ()
+        conversation = message.conversation
+        if conversation.kind == "channel" and conversation.team_aad_group_id and conversation.channel_id:
+            root = conversation.thread_root_id if message.is_reply else None
+            found = await graph.channel_message_attachments(
+                conversation.team_aad_group_id, conversation.channel_id, message.activity_id, root_id=root
+            )
+        elif conversation.kind == "groupChat":
+            found = await graph.chat_message_attachments(conversation.conversation_id, message.activity_id)
+        else:
+            return ()
+        return list(found)
+
+    nudges = NudgeService(
+        rules=current_rules,
+        state=database.nudges,
+        claims=database.activity_claims,
+        conversations=database.conversations,
+        keyer=keyer,
+        config=NudgeConfig(
+            per_rule_daily_cap=settings.nudge_per_rule_daily_cap,
+            overall_daily_cap=settings.nudge_daily_cap,
+            howto_urls=dict(settings.howto_urls),
+        ),
+        attachment_lookup=attachments_via_graph if graph is not None else None,
+        on_nudge=lambda rule_id: metrics.nudges_total.labels(rule_id).inc(),
+    )
+    nudges_holder.append(nudges)
+    admins = frozenset(a.lower() for a in settings.wg_admin_ids)
+    handler = BotService(
+        rules=current_rules,
+        nudges=nudges,
+        conversations=database.conversations,
+        actions=actions,
+        howto_urls=dict(settings.howto_urls),
+        portal_url=settings.portal_url or None,
+        is_admin=lambda aad_id: bool(aad_id) and aad_id.lower() in admins,
+    )
+
+    async def reload_rules() -> None:
+        while True:
+            await asyncio.sleep(RULES_RELOAD_INTERVAL_S)
+            try:
+                if rules.check_for_changes():
+                    log.info("rules reloaded: version %s", rules.current.version)
+                elif rules.errors:
+                    log.debug("rules directory has errors; the previous rules stay in force")
+            except Exception:
+                log.exception("checking the rules directory failed")
+
+    async def rules_ready() -> object:
+        if rules.errors:
+            raise RuntimeError(f"{len(rules.errors)} error(s) in the rules; previous version {rules.current.version} in force")
+        return True
+
+    async def close_all() -> None:
+        await sender.stop(drain=True)
+        await session.close()
+        for provider in token_providers:
+            provider.close()
+        await database.close()
+
+    await sender.start()
+    return Services(
+        handler=handler,
+        sender=sender,
+        database=database,
+        rules=rules,
+        readiness_checks={"database": database.ping, "rules": rules_ready},
+        background_tasks=[reload_rules],
+        cleanup=[close_all],
+        extras={"actions": actions, "keyer": keyer, "graph": graph, "session": session, "nudges": nudges},
+    )
