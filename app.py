@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.metrics import Metrics
 from bot.settings import Settings, SettingsError, load_settings
 from bot.web import create_app
+
+if TYPE_CHECKING:
+    from bot.service import Services
 
 log = logging.getLogger("app")
 
@@ -21,7 +25,7 @@ async def build_app(settings: Settings) -> web.Application:
 
     metrics = Metrics()
     services = await build_services(settings, metrics)
-    return create_app(
+    app = create_app(
         settings,
         handler=services.handler,
         sender=services.sender,
@@ -30,6 +34,43 @@ async def build_app(settings: Settings) -> web.Application:
         cleanup=services.cleanup,
         metrics=metrics,
     )
+    add_pages(app, settings, services)
+    return app
+
+
+def add_pages(app: web.Application, settings: Settings, services: Services) -> None:
+    """The admin dashboard always; the playground in local mode only."""
+    from bot.dashboard import DashboardConfig, setup_dashboard
+    from bot.dashboard.campaigns import campaign_status_from
+    from bot.service import dashboard_authority, local_secret
+
+    base = settings.public_base_url.rstrip("/")
+    config = DashboardConfig(
+        session_secret=local_secret(
+            settings, settings.dashboard_session_secret.get_secret_value(), "dashboard-session-secret"
+        ),
+        admin_object_ids=frozenset(settings.wg_admin_ids),
+        client_id=settings.microsoft_app_id,
+        client_secret=settings.microsoft_app_password.get_secret_value(),
+        authority=dashboard_authority(settings) if not settings.local_mode else "",
+        redirect_uri=f"{base}/dashboard/auth/callback" if base else None,
+    )
+    setup_dashboard(
+        app,
+        config=config,
+        stats_queries=services.extras["queries"],
+        marks=services.extras["marks"],
+        campaign_status_provider=campaign_status_from(services.database.nominations),
+    )
+    if settings.local_mode:
+        from bot.playground import reloading_rules_status, setup_playground
+
+        setup_playground(
+            app,
+            rules_dir=settings.rules_dir,
+            rules_status=lambda: reloading_rules_status(services.rules),
+        )
+        log.warning("playground: open http://127.0.0.1:%d/playground in a browser", settings.port)
 
 
 def main() -> int:

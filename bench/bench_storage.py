@@ -29,7 +29,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.storage import Database, Department, Nominee  # noqa: E402
+from bot.storage import Database, Department, Nominee
 
 
 async def run_concurrently(ops: int, concurrency: int, op: Callable[[int], Awaitable[object]]) -> float:

@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +24,14 @@ from bot.metrics import Metrics
 from bot.ports import SendResult
 from bot.services.actions import ActionRegistry
 from bot.services.bot import BotService
-from bot.services.nudges import NudgeConfig, NudgeService
+from bot.services.nudges import JST, NudgeConfig, NudgeService
+from bot.services.stats_sink import RecorderSink
 from bot.services.userkey import UserKeyer
 from bot.settings import Settings
+from bot.stats import DepartmentResolver, StatsRecorder
+from bot.stats.digest import DigestSchedule, WeeklyDigestJob
+from bot.stats.marks import MarkStore
+from bot.stats.queries import StatsQueries
 from bot.storage import Database
 from bot.teams.outbound import (
     GRAPH_SCOPE,
@@ -59,12 +65,11 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def user_key_secret(settings: Settings) -> bytes:
-    """The HMAC key for user keys: from the settings, or (local mode only) a file made on first run."""
-    configured = settings.user_key_secret.get_secret_value()
+def local_secret(settings: Settings, configured: str, name: str) -> bytes:
+    """A configured secret, or (outside production, which requires it) a random one kept in DATA_DIR."""
     if configured:
         return configured.encode("utf-8")
-    path = Path(settings.data_dir) / "user-key-secret"
+    path = Path(settings.data_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.write_text(secrets.token_hex(32), encoding="utf-8")
@@ -76,6 +81,11 @@ def graph_authority(settings: Settings) -> str:
     """The msal authority for Graph: the login host of the cloud with the city's tenant."""
     parts = urlsplit(settings.login_authority)
     return f"{parts.scheme}://{parts.netloc}/{settings.microsoft_app_tenant_id}"
+
+
+def dashboard_authority(settings: Settings) -> str:
+    """Where admins sign in to the dashboard: DASHBOARD_AUTHORITY, else the city's tenant."""
+    return settings.dashboard_authority.rstrip("/") or graph_authority(settings)
 
 
 def _trusted_service_url(settings: Settings) -> Callable[[str], bool]:
@@ -134,7 +144,20 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         retries_counter=metrics.outgoing_retries_total,
         is_trusted_service_url=_trusted_service_url(settings),
     )
-    keyer = UserKeyer(user_key_secret(settings))
+    keyer = UserKeyer(local_secret(settings, settings.user_key_secret.get_secret_value(), "user-key-secret"))
+    recorder = StatsRecorder(
+        database.stats,
+        database.distinct_users,
+        database.activity_claims,
+        flush_interval_s=settings.stats_flush_interval_seconds,
+    )
+    departments = (
+        DepartmentResolver(graph.user_department, timeout_s=settings.department_lookup_timeout_seconds)
+        if graph is not None
+        else None
+    )
+    marks = MarkStore(Path(settings.data_dir) / "stats_marks.json")
+    queries = StatsQueries(database.stats, database.distinct_users, marks)
     actions = ActionRegistry()
 
     nudges_holder: list[NudgeService] = []
@@ -183,6 +206,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
             overall_daily_cap=settings.nudge_daily_cap,
             howto_urls=dict(settings.howto_urls),
         ),
+        stats=RecorderSink(recorder, departments, lambda: datetime.now(JST)),
         attachment_lookup=attachments_via_graph if graph is not None else None,
         on_nudge=lambda rule_id: metrics.nudges_total.labels(rule_id).inc(),
     )
@@ -195,7 +219,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         actions=actions,
         howto_urls=dict(settings.howto_urls),
         portal_url=settings.portal_url or None,
-        is_admin=lambda aad_id: bool(aad_id) and aad_id.lower() in admins,
+        is_admin=lambda aad_id: aad_id is not None and aad_id.lower() in admins,
     )
 
     async def reload_rules() -> None:
@@ -211,10 +235,29 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
 
     async def rules_ready() -> object:
         if rules.errors:
-            raise RuntimeError(f"{len(rules.errors)} error(s) in the rules; previous version {rules.current.version} in force")
+            raise RuntimeError(
+                f"{len(rules.errors)} error(s) in the rules; previous version {rules.current.version} in force"
+            )
         return True
 
+    digest: WeeklyDigestJob | None = None
+    if settings.digest_channel_id:
+        digest = WeeklyDigestJob(
+            queries=queries,
+            job_runs=database.job_runs,
+            conversations=database.conversations,
+            sender=sender,
+            channel_id=settings.digest_channel_id,
+            schedule=DigestSchedule(weekday=settings.digest_weekday, at=settings.digest_time),
+            dashboard_url=f"{settings.public_base_url.rstrip('/')}/dashboard"
+            if settings.public_base_url
+            else None,
+        )
+
     async def close_all() -> None:
+        if digest is not None:
+            await digest.close()
+        await recorder.close()
         await sender.stop(drain=True)
         await session.close()
         for provider in token_providers:
@@ -222,6 +265,9 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         await database.close()
 
     await sender.start()
+    recorder.start()
+    if digest is not None:
+        digest.start()
     return Services(
         handler=handler,
         sender=sender,
@@ -230,5 +276,15 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         readiness_checks={"database": database.ping, "rules": rules_ready},
         background_tasks=[reload_rules],
         cleanup=[close_all],
-        extras={"actions": actions, "keyer": keyer, "graph": graph, "session": session, "nudges": nudges},
+        extras={
+            "actions": actions,
+            "keyer": keyer,
+            "graph": graph,
+            "session": session,
+            "nudges": nudges,
+            "recorder": recorder,
+            "queries": queries,
+            "marks": marks,
+            "digest": digest,
+        },
     )

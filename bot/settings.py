@@ -11,6 +11,7 @@ nothing silently falls back to a default.
 from __future__ import annotations
 
 import re
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -126,11 +127,73 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite+aiosqlite:///./data/bot.db", validation_alias="DATABASE_URL")
     """SQLAlchemy async URL (sqlite+aiosqlite:// or postgresql+asyncpg://)."""
 
-    rules_dir: Path = Field(Path("rules"), validation_alias="RULES_DIR")
+    rules_dir: Path = Field(Path("policy_rules/rules"), validation_alias="RULES_DIR")
     """Directory holding the policy rules' YAML files."""
 
-    # ------------------------------------------------------------------ services (lead)
-    # Nudge, WG-admin and portal settings are added here by the services.
+    # ------------------------------------------------------------------ services
+    data_dir: Path = Field(Path("data"), validation_alias="DATA_DIR")
+    """Directory for local files (the SQLite database by default, the local user-key secret)."""
+
+    user_key_secret: SecretStr = Field(SecretStr(""), validation_alias="USER_KEY_SECRET")
+    """HMAC key that turns user ids into keys for caps and statistics (at least 16 characters;
+    the same in every replica). Required in production; locally a random one is kept in DATA_DIR."""
+
+    targeted_messages_enabled: bool = Field(True, validation_alias="TARGETED_MESSAGES_ENABLED")
+    """Send nudges in channels and group chats as targeted messages (seen by the sender alone);
+    false: go straight to the sender's 1:1 chat with the bot."""
+
+    outbound_queue_size: int = Field(1000, ge=10, le=100_000, validation_alias="OUTBOUND_QUEUE_SIZE")
+    """How many outgoing messages may wait for Teams; past that new ones are dropped (and counted)."""
+
+    nudge_per_rule_daily_cap: int = Field(1, ge=0, le=100, validation_alias="NUDGE_PER_RULE_DAILY_CAP")
+    """At most this many nudges per person and rule per day (Japan time)."""
+
+    nudge_daily_cap: int = Field(3, ge=0, le=100, validation_alias="NUDGE_DAILY_CAP")
+    """At most this many nudges per person per day, all rules together."""
+
+    portal_url: str = Field("", validation_alias="PORTAL_URL")
+    """The city's all-office portal (全庁ポータル), linked from the welcome card; empty: no link."""
+
+    howto_urls: dict[str, str] = Field(default_factory=dict, validation_alias="HOWTO_URLS")
+    """JSON object mapping the portal's Microsoft 365 how-to topics (intro, chat, web-meeting, mail,
+    calendar, transcription, co-editing, sticky-notes, inquiry-answers, survey, manual, video) to
+    their page URLs; nudges and the welcome card link to them."""
+
+    graph_base_url: str = Field("https://graph.microsoft.com/v1.0", validation_alias="GRAPH_BASE_URL")
+    """Microsoft Graph endpoint (files in channels and group chats, departments)."""
+
+    wg_admin_ids: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="WG_ADMIN_IDS")
+    """Comma-separated Entra object ids of the WG nomination admins (情報政策課) and dashboard users."""
+
+    # ------------------------------------------------------------------ statistics and dashboard
+    dashboard_session_secret: SecretStr = Field(SecretStr(""), validation_alias="DASHBOARD_SESSION_SECRET")
+    """Signs the dashboard's session cookie (at least 32 characters, the same in every replica).
+    Required in production; elsewhere a random one is kept in DATA_DIR."""
+
+    dashboard_authority: str = Field("", validation_alias="DASHBOARD_AUTHORITY")
+    """Entra authority for the dashboard sign-in; empty: the cloud's login host with MicrosoftAppTenantId."""
+
+    public_base_url: str = Field("", validation_alias="PUBLIC_BASE_URL")
+    """The bot's public https base URL (dashboard redirect URI, links in the digest); empty: from the request."""
+
+    digest_channel_id: str = Field("", validation_alias="DIGEST_CHANNEL_ID")
+    """Teams channel id (19:...@thread.tacv2) that gets the weekly digest; empty: no digest."""
+
+    digest_weekday: int = Field(0, ge=0, le=6, validation_alias="DIGEST_WEEKDAY")
+    """Weekday of the digest, 0 = Monday."""
+
+    digest_time: dt_time = Field(dt_time(9, 0), validation_alias="DIGEST_TIME")
+    """Local time (Asia/Tokyo) of the digest, HH:MM."""
+
+    stats_flush_interval_seconds: float = Field(
+        10.0, gt=0, le=3600, validation_alias="STATS_FLUSH_INTERVAL_SECONDS"
+    )
+    """How often the in-memory statistics are written to the database (and always at a clean stop)."""
+
+    department_lookup_timeout_seconds: float = Field(
+        0.3, gt=0, le=10, validation_alias="DEPARTMENT_LOOKUP_TIMEOUT_SECONDS"
+    )
+    """Longest wait for a sender's department (Graph); slower answers count as 未設定 this time."""
 
     # ------------------------------------------------------------------ validators
     @field_validator("microsoft_app_id", "microsoft_app_tenant_id", mode="after")
@@ -139,6 +202,44 @@ class Settings(BaseSettings):
         value = value.strip()
         if value and not _GUID.match(value):
             raise ValueError("must be a GUID such as 00000000-0000-0000-0000-000000000000")
+        return value
+
+    @field_validator("wg_admin_ids", mode="before")
+    @classmethod
+    def _split_admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
+        if isinstance(value, list | tuple):
+            wrong = [item for item in value if not isinstance(item, str) or not _GUID.match(item)]
+            if wrong:
+                raise ValueError(f"not Entra object ids (GUIDs): {', '.join(map(str, wrong))}")
+            return tuple(item.lower() for item in value)
+        return value
+
+    @field_validator("howto_urls", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            import json
+
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError as error:
+                raise ValueError(f"must be a JSON object: {error}") from None
+        return value
+
+    @field_validator("howto_urls", mode="after")
+    @classmethod
+    def _known_howto_topics(cls, value: dict[str, str]) -> dict[str, str]:
+        from cards import HOWTO_TOPICS
+
+        known = {topic.key for topic in HOWTO_TOPICS}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown topics {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        not_urls = sorted(key for key, url in value.items() if not url.startswith("https://"))
+        if not_urls:
+            raise ValueError(f"must be https URLs: {', '.join(not_urls)}")
         return value
 
     @field_validator("allowed_tenant_ids", mode="before")
@@ -154,6 +255,10 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
+        "portal_url",
+        "graph_base_url",
+        "dashboard_authority",
+        "public_base_url",
         "channel_service",
         "to_bot_from_channel_openid_metadata_url",
         "to_bot_from_channel_token_issuer",
@@ -195,6 +300,16 @@ class Settings(BaseSettings):
                 problems.append(
                     f"MicrosoftAppPassword: required when MicrosoftAppType={self.microsoft_app_type}"
                 )
+        dashboard_secret = self.dashboard_session_secret.get_secret_value()
+        if dashboard_secret and len(dashboard_secret) < 32:
+            problems.append("DASHBOARD_SESSION_SECRET: at least 32 characters")
+        elif self.environment == "production" and not dashboard_secret:
+            problems.append("DASHBOARD_SESSION_SECRET: required in production (at least 32 characters)")
+        secret = self.user_key_secret.get_secret_value()
+        if self.environment == "production" and len(secret) < 16:
+            problems.append("USER_KEY_SECRET: required in production, at least 16 characters")
+        elif secret and len(secret) < 16:
+            problems.append("USER_KEY_SECRET: at least 16 characters")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -100,9 +100,7 @@ _DATE = (
     rf"|{_ERA}\s?(?:\d{{1,2}}|元)\s?(?:年|\.|/|-)\s?\d{{1,2}}\s?(?:月|\.|/|-)\s?\d{{1,2}}日?)"
 )
 _BIRTH_GATE_RE = re.compile(r"生年月日|誕生日|出生|生まれ|\d日?\s?(?:生|うまれ)")
-_BIRTH_AFTER_RE = re.compile(
-    rf"(?:生年月日|誕生日|生まれ|出生日)(?:は|が|:|:|の方は|、|\s){{0,3}}({_DATE})"
-)
+_BIRTH_AFTER_RE = re.compile(rf"(?:生年月日|誕生日|生まれ|出生日)(?:は|が|:|:|の方は|、|\s){{0,3}}({_DATE})")
 _BIRTH_BEFORE_RE = re.compile(rf"({_DATE})\s?(?:生まれ|生|うまれ)(?!活|産|徒|涯|成)")
 
 
@@ -166,7 +164,7 @@ def canonical_address(value: str) -> str:
 
 def find_addresses(text: str, allowed: frozenset[str]) -> Iterator[Span]:
     """Spans of street addresses down to the block or house number, except allow-listed ones."""
-    if "丁目" not in text and "番" not in text and "-" not in text:
+    if "丁目" not in text and "番" not in text and not ("-" in text and any(c in text for c in "町村字")):
         return
     for m in _ADDRESS_RE.finditer(text):
         start = m.start()
@@ -194,9 +192,7 @@ def find_bank_accounts(text: str) -> Iterator[Span]:
 
 
 # ---------------------------------------------------------------- メールアドレス
-_EMAIL_RE = re.compile(
-    r"[a-z0-9][a-z0-9._%+-]{0,63}@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+)"
-)
+_EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+)")
 
 
 def find_emails(text: str, allowed_domains: frozenset[str]) -> Iterator[Span]:

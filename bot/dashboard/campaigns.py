@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.dashboard.config import CampaignProgress, CampaignStatusProvider
-from bot.storage.ports import Campaign, WgStatus
+from bot.storage.ports import Campaign, CampaignStatus, WgStatus
 
 
 class CampaignReader(Protocol):
     """The part of ``Nominations`` the dashboard reads."""
 
-    async def list_campaigns(self, status: str | None = None) -> list[Campaign]:
+    async def list_campaigns(self, status: CampaignStatus | None = None) -> list[Campaign]:
         """Campaigns, newest first."""
         ...
 

@@ -65,6 +65,14 @@ MAX_RULE_FILE_BYTES = 512 * 1024
 KEEP_ALIVE_SECONDS = 15.0
 BOT_CALL_TIMEOUT_SECONDS = 30.0
 
+# Cards may show images from anywhere and style themselves inline (the renderer does); scripts
+# come only from the app itself, so text the bot or a rule author wrote can never run as code.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https:; media-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
 RulesStatus = Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -109,7 +117,10 @@ class Playground:
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         """``GET /playground``: the page."""
-        return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+        return web.FileResponse(
+            STATIC_DIR / "index.html",
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP},
+        )
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         """``GET /playground/static/{path}``: the page's scripts, styles, vendored renderer, samples."""
@@ -334,32 +345,14 @@ class Playground:
     async def rules(self, request: web.Request) -> web.StreamResponse:
         """``GET /playground/api/rules``: the rules directory, its files and the engine's status."""
         directory = self.config.rules_dir
-        files = []
-        with contextlib.suppress(OSError):
-            for path in sorted(directory.iterdir()):
-                if path.suffix in (".yaml", ".yml") and path.is_file():
-                    stat = path.stat()
-                    modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds")
-                    files.append({"name": path.name, "size": stat.st_size, "modified": modified})
-        return _json(
-            {
-                "path": str(directory.resolve()),
-                "exists": directory.is_dir(),
-                "files": files,
-                "status": await self._rules_status(),
-            }
-        )
+        listing = await asyncio.to_thread(_list_rule_files, directory)
+        return _json({**listing, "status": await self._rules_status()})
 
     async def rule_file(self, request: web.Request) -> web.StreamResponse:
         """``GET /playground/api/rules/file?name=x.yaml``: one rule file's text (read-only)."""
-        name = request.query.get("name", "")
-        directory = self.config.rules_dir
-        path = directory / name
-        if not name or Path(name).name != name or path.suffix not in (".yaml", ".yml") or not path.is_file():
+        text = await asyncio.to_thread(_read_rule_file, self.config.rules_dir, request.query.get("name", ""))
+        if text is None:
             raise web.HTTPNotFound(text="no such rule file")
-        if path.stat().st_size > MAX_RULE_FILE_BYTES:
-            raise BadInput("the file is too large to show")
-        text = path.read_text(encoding="utf-8", errors="replace")
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def _rules_status(self) -> dict[str, Any]:
@@ -441,6 +434,34 @@ class Playground:
             return status, json.loads(text) if text else None
         except ValueError:
             return status, text
+
+
+def _list_rule_files(directory: Path) -> dict[str, Any]:
+    files = []
+    with contextlib.suppress(OSError):
+        for path in sorted(directory.iterdir()):
+            if path.suffix in (".yaml", ".yml") and path.is_file():
+                stat = path.stat()
+                modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds")
+                files.append(
+                    {
+                        "name": path.name,
+                        "size": stat.st_size,
+                        "modified": modified,
+                        "mtime_ns": stat.st_mtime_ns,
+                    }
+                )
+    return {"path": str(directory.resolve()), "exists": directory.is_dir(), "files": files}
+
+
+def _read_rule_file(directory: Path, name: str) -> str | None:
+    """The text of a YAML file directly in ``directory``; None for anything else."""
+    path = directory / name
+    if not name or Path(name).name != name or path.suffix not in (".yaml", ".yml") or not path.is_file():
+        return None
+    if path.stat().st_size > MAX_RULE_FILE_BYTES:
+        return f"# このファイルは大きすぎるため表示できません（{MAX_RULE_FILE_BYTES} バイトまで）\n"
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 def _self_origin(request: web.Request) -> str:
@@ -526,6 +547,10 @@ def _guarded(handler: Handler) -> Handler:
     return guarded
 
 
+async def _redirect_to_page(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(PREFIX)
+
+
 PLAYGROUND_KEY = web.AppKey("playground", Playground)
 
 
@@ -544,6 +569,7 @@ def setup_playground(
     app.on_shutdown.append(playground.on_shutdown)
     router = app.router
     router.add_get(PREFIX, _guarded(playground.page), name="playground")
+    router.add_get(PREFIX + "/", _guarded(_redirect_to_page))
     router.add_get(PREFIX + "/static/{path:.+}", _guarded(playground.static))
     router.add_get(PREFIX + "/api/config", _guarded(playground.config_route))
     router.add_get(PREFIX + "/api/entries", _guarded(playground.entries))

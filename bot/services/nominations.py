@@ -126,6 +126,10 @@ class NominationConfig:
     """How often the background task looks for due reminders."""
     directory_cache_seconds: float = 30.0
     """How long the department directory read from the database is reused."""
+    campaign_cache_seconds: float = 2.0
+    """How long a campaign read is reused to draw cards (writes re-check it in the database)."""
+    nominee_index_seconds: float = 1.0
+    """How long the who-is-nominated-where index (duplicate check) is reused."""
 
 
 class Sender(Protocol):
@@ -332,6 +336,11 @@ class NominationService:
         self._origin: ConversationRef | None = None  # tenant and serviceUrl to open 1:1 chats
         self._tasks: set[asyncio.Task[Any]] = set()
         self._link_signer: Callable[[str, str, str], str] | None = None
+        self._campaigns: dict[str, tuple[float, StoredCampaign | None]] = {}
+        # campaign id -> (loaded at, (wg, aad id) -> department code, in-flight load)
+        self._nominee_index: dict[str, tuple[float, dict[tuple[str, str], str]]] = {}
+        self._index_loads: dict[str, asyncio.Future[dict[tuple[str, str], str]]] = {}
+        self._inflight: dict[str, asyncio.Future[ActionOutcome]] = {}
 
     def enable_export_links(self, signer: Callable[[str, str, str], str]) -> None:
         """Let エクスポート answer with download links; ``signer(campaign_id, fmt, admin_id)`` gives a token."""
@@ -390,6 +399,60 @@ class NominationService:
             self._directory = DepartmentDirectory(Department(d.code, d.name, d.contacts) for d in stored)
             self._directory_loaded_at = loop_now
         return self._directory
+
+    async def campaign(self, campaign_id: str) -> StoredCampaign | None:
+        """A campaign, reused for a moment: many forms arrive together and the campaign rarely changes.
+
+        Only cards are drawn from this; every write re-checks the campaign in its transaction.
+        """
+        loop_now = asyncio.get_running_loop().time()
+        cached = self._campaigns.get(campaign_id)
+        if cached is not None and loop_now - cached[0] <= self.config.campaign_cache_seconds:
+            return cached[1]
+        found = await self._repo.get_campaign(campaign_id)
+        if len(self._campaigns) > 100:
+            self._campaigns.clear()
+        self._campaigns[campaign_id] = (loop_now, found)
+        return found
+
+    def _forget_campaign(self, campaign_id: str) -> None:
+        self._campaigns.pop(campaign_id, None)
+
+    async def _nominees_by_wg(self, campaign_id: str) -> dict[tuple[str, str], str]:
+        """(WG, nominee's Entra id) -> department code over active submissions; one load at a time."""
+        loop = asyncio.get_running_loop()
+        cached = self._nominee_index.get(campaign_id)
+        if cached is not None and loop.time() - cached[0] <= self.config.nominee_index_seconds:
+            return cached[1]
+        pending = self._index_loads.get(campaign_id)
+        if pending is not None:  # a load is under way: share it instead of reading again
+            return await asyncio.shield(pending)
+        future: asyncio.Future[dict[tuple[str, str], str]] = loop.create_future()
+        self._index_loads[campaign_id] = future
+        try:
+            index: dict[tuple[str, str], str] = {}
+            for submission in await self._repo.list_submissions(campaign_id):
+                for nominee in submission.nominees:
+                    index[(submission.wg_id, nominee.aad_id.lower())] = submission.department_code
+            self._nominee_index[campaign_id] = (loop.time(), index)
+            future.set_result(index)
+            return index
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters get it, the loop does not log it
+            raise
+        finally:
+            del self._index_loads[campaign_id]
+
+    def _note_nominees(self, campaign_id: str, department_code: str, nomination: Nomination | None) -> None:
+        """Keep this replica's index current with its own writes (others catch up within a second)."""
+        cached = self._nominee_index.get(campaign_id)
+        if cached is None:
+            return
+        index = {key: code for key, code in cached[1].items() if code != department_code}
+        for nominee in nomination.nominees if nomination else ():
+            index[(nominee.wg_id, nominee.aad_object_id.lower())] = department_code
+        self._nominee_index[campaign_id] = (cached[0], index)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -659,6 +722,7 @@ class NominationService:
                 message, notice_card("締切を延長できません", "新しい締切は今より後にしてください。")
             )
         updated = await self._repo.extend_deadline(stored.id, deadline, by=message.sender.aad_object_id or "")
+        self._forget_campaign(stored.id)
         return self._answer(
             message,
             notice_card(
@@ -672,6 +736,7 @@ class NominationService:
         if stored is None or stored.status != "open":
             return self._answer(message, notice_card("キャンペーンがありません", MSG_NO_CAMPAIGN))
         closed = await self._repo.close_campaign(stored.id, by=message.sender.aad_object_id or "")
+        self._forget_campaign(stored.id)
         return self._answer(
             message,
             notice_card(
@@ -732,7 +797,7 @@ class NominationService:
     ) -> tuple[StoredCampaign, Department] | InvokeResult:
         campaign_id = _text_field(action.data, "campaign_id")
         code = _text_field(action.data, "department_code")
-        stored = await self._repo.get_campaign(campaign_id) if campaign_id else None
+        stored = await self.campaign(campaign_id) if campaign_id else None
         if stored is None:
             return InvokeResult(card=notice_card("募集が見つかりません", MSG_UNKNOWN_CAMPAIGN))
         department = (await self.directory()).get(code) if code else None
@@ -791,8 +856,34 @@ class NominationService:
         """The receipt's 変更する: the form again, prefilled."""
         return await self.nomination_open(action)
 
+    async def _single_flight(self, key: str, work: Callable[[], Awaitable[ActionOutcome]]) -> ActionOutcome:
+        """Run ``work`` once for concurrent duplicates in this replica (double click, Teams retry).
+
+        The storage's idempotency keys make duplicates harmless across replicas; this only saves
+        the second write transaction when both copies reach the same process together.
+        """
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ActionOutcome] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            outcome = await work()
+            future.set_result(outcome)
+            return outcome
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters get it, the loop does not log it
+            raise
+        finally:
+            del self._inflight[key]
+
     async def nomination_submit(self, action: CardAction) -> ActionOutcome:
         """Validate and store a department's form; errors come back on the same form."""
+        key = f"{action.sender.aad_object_id}:{_idempotency_key(action, action.verb)}"
+        return await self._single_flight(key, lambda: self._nomination_submit(action))
+
+    async def _nomination_submit(self, action: CardAction) -> ActionOutcome:
         context = await self._department_context(action)
         if isinstance(context, InvokeResult):
             return context, ()
@@ -815,9 +906,10 @@ class NominationService:
             values = {k: v for k, v in action.data.items() if isinstance(v, str) and k != "verb"}
             return InvokeResult(card=self._form(campaign, department, None, duplicates, values)), ()
         key = _idempotency_key(action, f"nom:{stored.id}:{department.code}")
-        try:
-            for wg in self._wgs_for(campaign, department):
-                await self._repo.submit(
+        # One transaction per WG, queued together so that SQLite commits them as one group.
+        outcomes = await asyncio.gather(
+            *(
+                self._repo.submit(
                     stored.id,
                     department.code,
                     wg.id,
@@ -826,10 +918,18 @@ class NominationService:
                     idempotency_key=f"{key}:{wg.id}",
                     now=now,
                 )
-        except CampaignClosed:
+                for wg in self._wgs_for(campaign, department)
+            ),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if any(not isinstance(f, CampaignClosed) for f in failures):
+            raise next(f for f in failures if not isinstance(f, CampaignClosed))
+        if failures:
             values = {k: v for k, v in action.data.items() if isinstance(v, str) and k != "verb"}
             errors = {FORM_ERROR: MSG_CLOSED}
             return InvokeResult(card=self._form(campaign, department, None, errors, values)), ()
+        self._note_nominees(stored.id, department.code, parsed)
         receipt = submission_receipt_card(campaign, department, parsed, self._catalogue, now=now)
         return InvokeResult(card=receipt), ()
 
@@ -837,12 +937,11 @@ class NominationService:
         self, campaign_id: str, department_code: str, nomination: Nomination
     ) -> dict[str, str]:
         """Field errors for nominees another department already put forward for the same WG."""
-        taken: dict[tuple[str, str], str] = {}
-        for submission in await self._repo.list_submissions(campaign_id):
-            if submission.department_code == department_code:
-                continue
-            for other_nominee in submission.nominees:
-                taken[(submission.wg_id, other_nominee.aad_id.lower())] = submission.department_code
+        taken = {
+            key: code
+            for key, code in (await self._nominees_by_wg(campaign_id)).items()
+            if code != department_code
+        }
         if not taken:
             return {}
         directory = await self.directory()
@@ -883,6 +982,7 @@ class NominationService:
                 now=self._now(),
             )
             return InvokeResult(card=receipt, message=MSG_CLOSED), ()
+        self._note_nominees(stored.id, department.code, None)
         return InvokeResult(card=withdrawn_card("推薦")), ()
 
     # -- open application ----------------------------------------------------------------------
@@ -891,7 +991,7 @@ class NominationService:
         self, action: CardAction
     ) -> tuple[StoredCampaign, WorkingGroup] | InvokeResult:
         campaign_id = _text_field(action.data, "campaign_id")
-        stored = await self._repo.get_campaign(campaign_id) if campaign_id else None
+        stored = await self.campaign(campaign_id) if campaign_id else None
         if stored is None:
             return InvokeResult(card=notice_card("募集が見つかりません", MSG_UNKNOWN_CAMPAIGN))
         wg = self._catalogue.get(_text_field(action.data, "wg_id"))
@@ -973,6 +1073,10 @@ class NominationService:
 
     async def application_submit(self, action: CardAction) -> ActionOutcome:
         """Validate and store an open application; errors come back on the same form."""
+        key = f"{action.sender.aad_object_id}:{_idempotency_key(action, action.verb)}"
+        return await self._single_flight(key, lambda: self._application_submit(action))
+
+    async def _application_submit(self, action: CardAction) -> ActionOutcome:
         context = await self._application_context(action)
         if isinstance(context, InvokeResult):
             return context, ()

@@ -23,6 +23,7 @@ from bot.domain import (
     IncomingMessage,
     InvokeResult,
     Outgoing,
+    Person,
 )
 from bot.ports import SendResult
 from bot.services.actions import ActionOutcome, ActionRegistry
@@ -55,16 +56,20 @@ AttachmentLookup = Callable[[IncomingMessage], Awaitable[Sequence[tuple[str, str
 class StatsSink(Protocol):
     """Where the nudge service reports plain facts for the statistics (no text, no names)."""
 
-    def message_seen(self, message: IncomingMessage, rule_ids: Sequence[str], user_key: str) -> None:
+    async def message_checked(self, message: IncomingMessage, rule_ids: Sequence[str], user_key: str) -> None:
         """A message was checked; ``rule_ids`` are the rules that fired."""
         ...
 
-    def nudge_sent(self, message: IncomingMessage, rule_ids: Sequence[str], user_key: str) -> None:
+    async def nudge_sent(
+        self, sender: Person, conversation_kind: str, rule_ids: Sequence[str], message_activity_id: str
+    ) -> None:
         """A nudge about ``rule_ids`` went out."""
         ...
 
-    def nudge_action(self, action: str, rule_ids: Sequence[str], user_key: str) -> None:
-        """A nudge button was clicked: helpful, not_helpful, snooze, opt_out."""
+    async def nudge_action(
+        self, action: CardAction, kind: str, rule_ids: Sequence[str], user_key: str
+    ) -> None:
+        """A nudge button was clicked: ``kind`` is helpful, not_helpful, snooze or opt_out."""
         ...
 
 
@@ -111,6 +116,8 @@ class _Pending:
     user_key: str
     rule_ids: tuple[str, ...]
     day: date
+    sender: Person
+    conversation_kind: str
 
 
 class NudgeService:
@@ -164,7 +171,7 @@ class NudgeService:
         )
         user_key = self._keyer.key(message.sender)
         if self._stats is not None:
-            self._stats.message_seen(message, sorted({f.rule_id for f in findings}), user_key)
+            await self._stats.message_checked(message, sorted({f.rule_id for f in findings}), user_key)
         if message.is_edit:
             return await self._check_edit(message, findings, rule_set, user_key)
         if not findings:
@@ -286,7 +293,13 @@ class NudgeService:
             )
         card = nudge_card(NudgeView(nudge_id=nudge_id, items=tuple(items)))
         self._pending[nudge_id] = _Pending(
-            message.activity_id, conversation_id, user_key, tuple(allowed), day
+            message.activity_id,
+            conversation_id,
+            user_key,
+            tuple(allowed),
+            day,
+            message.sender,
+            message.conversation.kind,
         )
         if message.conversation.kind == "personal":
             return [
@@ -345,7 +358,9 @@ class NudgeService:
             if self._on_nudge is not None:
                 self._on_nudge(rule_id)
         if self._stats is not None:
-            self._stats.nudge_action("sent", pending.rule_ids, pending.user_key)
+            await self._stats.nudge_sent(
+                pending.sender, pending.conversation_kind, pending.rule_ids, pending.message_activity_id
+            )
 
     # -- card actions -----------------------------------------------------------------------
 
@@ -377,7 +392,9 @@ class NudgeService:
                     rule_id, helpful, today_jst(self._clock()), user_key, nudge_id
                 )
         if new and self._stats is not None:
-            self._stats.nudge_action("helpful" if helpful else "not_helpful", rule_ids, user_key)
+            await self._stats.nudge_action(
+                action, "helpful" if helpful else "not_helpful", rule_ids, user_key
+            )
         return InvokeResult(card=nudge_ack_card("helpful" if helpful else "not_helpful")), ()
 
     async def _helpful(self, action: CardAction) -> ActionOutcome:
@@ -391,7 +408,7 @@ class NudgeService:
         today = today_jst(self._clock())
         await self._state.snooze_until(user_key, today)
         if self._stats is not None:
-            self._stats.nudge_action("snooze", self._rule_ids(action.data), user_key)
+            await self._stats.nudge_action(action, "snooze", self._rule_ids(action.data), user_key)
         tomorrow = datetime.combine(today + timedelta(days=1), time(0), tzinfo=JST)
         return InvokeResult(card=nudge_ack_card("snoozed", snoozed_until=tomorrow)), ()
 
@@ -404,7 +421,7 @@ class NudgeService:
         for rule_id in rule_ids:
             await self._state.opt_out(user_key, rule_id)
         if self._stats is not None:
-            self._stats.nudge_action("opt_out", rule_ids, user_key)
+            await self._stats.nudge_action(action, "opt_out", rule_ids, user_key)
         title = rule_set.rule(rule_ids[0]).title_ja
         return InvokeResult(card=nudge_ack_card("opted_out", rule_title=title)), ()
 

@@ -1,11 +1,16 @@
-"""Storage: SQLAlchemy (async) behind small repository protocols, with Alembic migrations.
+"""Storage: SQLAlchemy 2 behind small repository protocols (``ports``), with Alembic migrations.
 
 Create one ``Database`` per process and take the repositories from it::
 
-    db = Database.connect(settings.database_url)   # sqlite:///data/bot.db or postgresql://...
-    await db.migrate()
+    db = Database.connect(settings.database_url)  # sqlite[+aiosqlite]:///data/bot.db or postgresql[+asyncpg]://...
+    await db.migrate()                              # Alembic upgrade head; safe with several replicas
     if await db.activity_claims.claim(activity_id): ...
     await db.close()
+
+Repositories: ``activity_claims``, ``conversations``, ``nudges``, ``job_runs``, ``stats``,
+``distinct_users``, ``nominations`` (protocols in ``bot.storage.ports``, SQL in
+``bot.storage.sql``, tables in ``bot.storage.models``). Every call commits before it returns.
+Command line: ``python -m bot.storage upgrade|current|ping [--url URL]``.
 """
 
 from bot.storage.database import DEFAULT_DATABASE_URL, Database, normalize_url

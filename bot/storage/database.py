@@ -120,12 +120,15 @@ class _SqliteWriter:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._jobs: queue.SimpleQueue[_WriteJob | None] = queue.SimpleQueue()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._thread.start()
 
     def submit(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> asyncio.Future[Any]:
+        if self._stopped:
+            raise RuntimeError("the database is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._jobs.put(_WriteJob(loop, future, fn, args, kwargs))
@@ -133,6 +136,7 @@ class _SqliteWriter:
 
     def stop(self) -> None:
         """Finish the queued writes, then end the thread (blocking)."""
+        self._stopped = True
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join()
@@ -154,7 +158,10 @@ class _SqliteWriter:
                     break
                 batch.append(job)
             for job, (ok, value) in zip(batch, self._commit(batch), strict=True):
-                job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+                try:
+                    job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+                except RuntimeError:  # the caller's event loop is gone; nobody is waiting
+                    log.debug("write finished after its event loop closed")
 
     def _commit(self, batch: list[_WriteJob]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
@@ -181,6 +188,7 @@ class Database:
     def __init__(self, url: URL, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self.dialect = url.get_backend_name()
+        self._closed = False
         self._async_engine: AsyncEngine | None = None
         self._sync_engine: sa.Engine | None = None
         self._writer: _SqliteWriter | None = None
@@ -232,6 +240,10 @@ class Database:
         with self._sync_engine.connect() as conn:
             return fn(conn, *args, **kwargs)
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the database is closed")
+
     async def write(
         self, fn: Callable[Concatenate[sa.Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
@@ -241,6 +253,7 @@ class Database:
         and ``fn`` may share it with other writes queued at the same moment (inside its own
         SAVEPOINT): ``fn`` must touch the database only through ``connection``.
         """
+        self._check_open()
         if self._async_engine is not None:
             async with self._async_engine.begin() as conn:
                 return await conn.run_sync(fn, *args, **kwargs)
@@ -252,6 +265,7 @@ class Database:
         self, fn: Callable[Concatenate[sa.Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(connection, ...)`` in a read transaction (rolled back; never waits for writers)."""
+        self._check_open()
         if self._async_engine is not None:
             async with self._async_engine.connect() as conn:
                 return await conn.run_sync(fn, *args, **kwargs)
@@ -288,6 +302,7 @@ class Database:
 
     async def close(self) -> None:
         """Close all pooled connections and stop the SQLite worker threads."""
+        self._closed = True
         if self._async_engine is not None:
             await self._async_engine.dispose()
         if self._sync_engine is not None:

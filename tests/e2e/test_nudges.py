@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,18 @@ def execute_data(card: dict[str, Any], verb: str) -> dict[str, Any]:
         elif isinstance(node, list):
             stack.extend(node)
     raise AssertionError(f"no Action.Execute {verb} on the card")
+
+
+async def wait_for_rows(database: Path, table: str, count: int, timeout_s: float = 5.0) -> None:
+    """Wait until ``table`` holds ``count`` rows (the bot writes after Teams answered the send)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        with sqlite3.connect(database) as db:
+            if db.execute(f"select count(*) from {table}").fetchone()[0] >= count:
+                return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{table} never reached {count} rows")
+        await asyncio.sleep(0.05)
 
 
 def all_cards_valid(stack: Stack) -> None:
@@ -160,6 +173,7 @@ async def test_an_edit_that_fixes_the_message_withdraws_the_nudge(stack: Stack) 
     message_id = stack.next_id()
     await stack.post(stack.activity(PHONE, activity_id=message_id))
     await stack.connector.wait_for(lambda _r: len(stack.cards_to()) == 1)
+    await wait_for_rows(stack.database_path, "sent_nudges", 1)
     edit = stack.activity("この件はチャットで相談させてください。", activity_id=message_id, activity_type="messageUpdate")
     edit["channelData"]["eventType"] = "editMessage"
     assert (await stack.post(edit))[0] == 200

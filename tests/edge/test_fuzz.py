@@ -198,7 +198,7 @@ def served() -> Iterator[tuple[BotInThread, ErrorRecorder]]:
     logging.getLogger().removeHandler(recorder)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=350, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(batch=st.lists(requests(), min_size=1, max_size=8))
 def test_no_request_gets_a_5xx(
     served: tuple[BotInThread, ErrorRecorder], batch: list[tuple[bytes, dict[str, str], str]]
@@ -216,7 +216,7 @@ def test_no_request_gets_a_5xx(
         assert not recorder.records, [record.getMessage() for record in recorder.records]
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(
     authorization=header_values | st.just("Bearer ") | st.builds(lambda t: "Bearer " + t, header_values),
     content_type=header_values | st.builds(lambda t: "application/json;" + t, header_values),

@@ -17,7 +17,15 @@ TENANT = "0b2d6a5c-1e3f-4a7b-8c9d-0e1f2a3b4c5d"
 ROOT = Path(__file__).resolve().parents[2]
 
 VALID: list[tuple[dict[str, str], dict[str, object]]] = [
-    ({}, {"local_mode": True, "port": 3978, "database_url": "sqlite+aiosqlite:///./data/bot.db"}),
+    (
+        {},
+        {
+            "local_mode": True,
+            "port": 3978,
+            "database_url": "sqlite+aiosqlite:///./data/bot.db",
+            "rules_dir": Path("policy_rules/rules"),
+        },
+    ),
     (
         {"MicrosoftAppId": APP_ID, "MicrosoftAppPassword": "s3cret"},
         {
@@ -94,7 +102,20 @@ INVALID: list[tuple[dict[str, str], list[str]]] = [
         ["ALLOWED_TENANT_IDS: not tenant GUIDs: contoso.onmicrosoft.com"],
     ),
     ({"ENVIRONMENT": "prod"}, ["ENVIRONMENT: Input should be"]),
-    ({"ENVIRONMENT": "production"}, ["MicrosoftAppId: required when ENVIRONMENT=production"]),
+    (
+        {"ENVIRONMENT": "production"},
+        [
+            "MicrosoftAppId: required when ENVIRONMENT=production",
+            "DASHBOARD_SESSION_SECRET: required in production",
+            "USER_KEY_SECRET: required in production",
+        ],
+    ),
+    ({"USER_KEY_SECRET": "short"}, ["USER_KEY_SECRET: at least 16 characters"]),
+    ({"WG_ADMIN_IDS": "taro"}, ["WG_ADMIN_IDS: not Entra object ids (GUIDs): taro"]),
+    ({"HOWTO_URLS": '{"chats": "https://x.example/"}'}, ["HOWTO_URLS: unknown topics chats"]),
+    ({"HOWTO_URLS": '{"chat": "http://x.example/"}'}, ["HOWTO_URLS: must be https URLs: chat"]),
+    ({"NUDGE_DAILY_CAP": "-1"}, ["NUDGE_DAILY_CAP: Input should be greater than or equal to 0"]),
+    ({"TARGETED_MESSAGES_ENABLED": "maybe"}, ["TARGETED_MESSAGES_ENABLED: Input should be a valid boolean"]),
     ({"MicrosoftAppId": APP_ID}, ["MicrosoftAppPassword: required when MicrosoftAppType=MultiTenant"]),
     (
         {"MicrosoftAppId": APP_ID, "MicrosoftAppType": "SingleTenant"},

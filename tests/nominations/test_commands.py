@@ -15,6 +15,7 @@ from tests.nominations.conftest import (
     CHANNEL,
     CHANNEL_ID,
     DIRECTORY,
+    ON_BOTH_DATABASES,
     SECOND_CONTACT_D004,
     STAFF,
     TENANT,
@@ -59,6 +60,7 @@ def test_start_arguments_rejected(argument: str) -> None:
     assert parse_start_argument(argument).error
 
 
+@ON_BOTH_DATABASES
 async def test_start_sends_each_contact_the_wgs_of_their_department(harness: Harness) -> None:
     h = harness
     campaign_id = await start(h)
@@ -76,7 +78,7 @@ async def test_start_sends_each_contact_the_wgs_of_their_department(harness: Har
     # every contact of every department got exactly one request card with its WGs
     expected_people = [c for d in DIRECTORY for c in d.contacts]
     requests = [o for o in h.sender.sent if o.delivery is Delivery.PERSONAL]
-    assert sorted(o.recipient.aad_object_id for o in requests if o.recipient) == sorted(expected_people)
+    assert sorted(o.recipient.aad_object_id or "" for o in requests if o.recipient) == sorted(expected_people)
     for outgoing in requests:
         assert outgoing.conversation.kind != "personal"  # the sender opens the person's own chat
         assert outgoing.conversation.tenant_id == TENANT
@@ -183,6 +185,7 @@ async def test_status_command_and_refresh(harness: Harness) -> None:
     assert "秘書課" not in card_text(other.card) and "管理者" in card_text(other.card)
 
 
+@ON_BOTH_DATABASES
 async def test_extend_and_close_are_audited(harness: Harness) -> None:
     h = harness
     campaign_id = await start(h)
@@ -237,3 +240,14 @@ async def test_start_reports_a_missing_channel(harness: Harness) -> None:
     answer = await h.say(START_2026)
     assert "チャンネル" in card_text(answer[0].card)
     assert pick(h.sender.sent, "channel") == []
+
+
+async def test_the_admin_learns_how_many_request_cards_failed(harness: Harness) -> None:
+    h = harness
+    h.sender.fail_for = {contacts("D028")[0], SECOND_CONTACT_D004}
+    await start(h)
+    summary = [o.text for o in h.sender.sent if o.conversation == ADMIN_CHAT and o.text]
+    total = sum(len(d.contacts) for d in DIRECTORY)
+    assert summary == [
+        f"依頼カードの送信が終わりました：送信 {total - 2} 件、失敗 2 件。\n\n公募WGの案内をチャンネルに投稿しました。"
+    ]

@@ -17,7 +17,7 @@ from bot.nominations.__main__ import main as cli
 from bot.nominations.links import BadLink, LinkSigner
 from bot.nominations.web import setup_export_routes
 from cards import verbs
-from tests.nominations.conftest import ADMIN, STAFF, Harness, contacts, first_submit_data
+from tests.nominations.conftest import ADMIN, ON_BOTH_DATABASES, STAFF, Harness, contacts, first_submit_data
 from tests.nominations.forms import valid_application, valid_nomination
 from wg.export import COLUMNS
 
@@ -29,11 +29,15 @@ async def campaign_with_entries(h: Harness) -> str:
     form = h.sender.personal_to(contacts("D028")[0])[0].card
     assert form is not None
     data = first_submit_data(form) | valid_nomination(h.catalogue, "D028", "秘書課")
-    data["bpr.1.note"] = "=HYPERLINK(\"x\")"  # must not become a formula
+    data["bpr.1.note"] = '=HYPERLINK("x")'  # must not become a formula
     await h.click(verbs.NOMINATION_SUBMIT, data, sender=contacts("D028")[0])
-    opened, _ = await h.click(verbs.APPLICATION_OPEN, {"campaign_id": "fy2026", "wg_id": "mirise"}, sender=STAFF)
+    opened, _ = await h.click(
+        verbs.APPLICATION_OPEN, {"campaign_id": "fy2026", "wg_id": "mirise"}, sender=STAFF
+    )
     assert opened.card is not None
-    await h.click(verbs.APPLICATION_SUBMIT, first_submit_data(opened.card) | valid_application(), sender=STAFF)
+    await h.click(
+        verbs.APPLICATION_SUBMIT, first_submit_data(opened.card) | valid_application(), sender=STAFF
+    )
     return "fy2026"
 
 
@@ -109,8 +113,13 @@ def test_links_expire() -> None:
         LinkSigner("short")
 
 
+@ON_BOTH_DATABASES
 async def test_command_line_import_and_export(
-    harness: Harness, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    harness: Harness,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     h = harness
     await campaign_with_entries(h)
@@ -119,12 +128,23 @@ async def test_command_line_import_and_export(
     # asyncio.run inside a running loop is not allowed: run the CLI in a thread
     import asyncio
 
-    assert await asyncio.to_thread(cli, ["export", "--campaign", "fy2026", "--format", "csv", "--out", str(out)]) == 0
+    assert (
+        await asyncio.to_thread(cli, ["export", "--campaign", "fy2026", "--format", "csv", "--out", str(out)])
+        == 0
+    )
     assert "秘書課" in out.read_bytes().decode("utf-8-sig")
     xlsx = tmp_path / "推薦.xlsx"
-    assert await asyncio.to_thread(cli, ["export", "--campaign", "fy2026", "--format", "xlsx", "--out", str(xlsx)]) == 0
+    assert (
+        await asyncio.to_thread(
+            cli, ["export", "--campaign", "fy2026", "--format", "xlsx", "--out", str(xlsx)]
+        )
+        == 0
+    )
     assert openpyxl.load_workbook(xlsx).worksheets
-    assert await asyncio.to_thread(cli, ["export", "--campaign", "nope", "--format", "csv", "--out", str(out)]) == 1
+    assert (
+        await asyncio.to_thread(cli, ["export", "--campaign", "nope", "--format", "csv", "--out", str(out)])
+        == 1
+    )
     assert "fy2026" in capsys.readouterr().err
 
     directory = tmp_path / "departments.csv"

@@ -11,6 +11,7 @@ from bot.storage import Database
 from cards import verbs
 from tests.nominations.conftest import (
     DIRECTORY,
+    ON_BOTH_DATABASES,
     Clock,
     Harness,
     RecordingSender,
@@ -38,7 +39,9 @@ async def submit_all(h: Harness, code: str) -> None:
     department = DIRECTORY.get(code)
     assert department is not None
     opened, _ = await h.click(
-        verbs.NOMINATION_OPEN, {"campaign_id": "fy2026", "department_code": code}, sender=department.contacts[0]
+        verbs.NOMINATION_OPEN,
+        {"campaign_id": "fy2026", "department_code": code},
+        sender=department.contacts[0],
     )
     form = opened.card
     assert form is not None
@@ -47,6 +50,7 @@ async def submit_all(h: Harness, code: str) -> None:
     assert "受け付けました" in card_text(result.card)
 
 
+@ON_BOTH_DATABASES
 async def test_reminders_go_once_per_slot_to_the_missing_only(harness: Harness, replica: Database) -> None:
     h = harness
     await h.say("キャンペーン開始 2026 2026-05-15")

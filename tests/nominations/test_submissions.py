@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.domain import Delivery
+from bot.domain import CardAction, Delivery, Person
+from bot.services.actions import ActionRegistry
+from bot.storage import Database
 from cards import verbs
 from tests.nominations.conftest import (
     ADMIN,
     CHANNEL,
+    ON_BOTH_DATABASES,
     SECOND_CONTACT_D004,
     STAFF,
+    Commands,
     Harness,
+    RecordingSender,
     card_text,
+    chat_of,
     contacts,
     error_after,
     first_submit_data,
     inputs,
+    make_service,
 )
 from tests.nominations.forms import nominee_inputs, person, valid_application, valid_nomination
 from wg.forms import nominee_field
@@ -52,6 +60,7 @@ async def submit(h: Harness, code: str, values: dict[str, str], *, sender: str |
     return await h.click(verbs.NOMINATION_SUBMIT, data, sender=sender or contacts(code)[0], **kw)
 
 
+@ON_BOTH_DATABASES
 async def test_valid_submission_is_stored_audited_and_answered_with_the_receipt(harness: Harness) -> None:
     h = harness
     campaign_id = await open_campaign(h)
@@ -119,7 +128,9 @@ async def test_over_quota_and_foreign_wg_are_refused(harness: Harness) -> None:
     over = valid_nomination(h.catalogue, D028, "秘書課") | nominee_inputs("bpr", 3, person(D028, "bpr", 3))
     result, _ = await submit(h, D028, over)
     assert "2名まで" in card_text(result.card)
-    foreign = valid_nomination(h.catalogue, D028, "秘書課") | nominee_inputs("seido-digital", 1, person(D028, "x"))
+    foreign = valid_nomination(h.catalogue, D028, "秘書課") | nominee_inputs(
+        "seido-digital", 1, person(D028, "x")
+    )
     result, _ = await submit(h, D028, foreign)
     assert "推薦対象ではありません" in card_text(result.card)
     assert await h.db.nominations.list_submissions(campaign_id) == []
@@ -154,6 +165,7 @@ async def test_only_the_departments_contacts_or_admins_may_submit(harness: Harne
     assert "受け付けました" in card_text(by_second_contact.card)
 
 
+@ON_BOTH_DATABASES
 async def test_a_retry_and_a_double_click_store_once(harness: Harness) -> None:
     h = harness
     campaign_id = await open_campaign(h)
@@ -166,6 +178,7 @@ async def test_a_retry_and_a_double_click_store_once(harness: Harness) -> None:
     assert [e.action for e in await h.db.nominations.audit_trail(campaign_id, stored.id)] == ["submit"]
 
 
+@ON_BOTH_DATABASES
 async def test_edit_then_edit_back_is_kept_with_the_audit_trail(harness: Harness) -> None:
     h = harness
     campaign_id = await open_campaign(h)
@@ -196,6 +209,7 @@ async def test_edit_then_edit_back_is_kept_with_the_audit_trail(harness: Harness
     assert len(trail[1].after["nominees"]) == 2 and len(trail[1].before["nominees"]) == 1
 
 
+@ON_BOTH_DATABASES
 async def test_withdraw_until_the_deadline_only(harness: Harness) -> None:
     h = harness
     campaign_id = await open_campaign(h)
@@ -214,7 +228,9 @@ async def test_withdraw_until_the_deadline_only(harness: Harness) -> None:
     assert stored is not None
     h.clock.now = stored.deadline + timedelta(minutes=1)
     late, _ = await h.click(
-        verbs.NOMINATION_WITHDRAW, {"campaign_id": campaign_id, "department_code": D028}, sender=contacts(D028)[0]
+        verbs.NOMINATION_WITHDRAW,
+        {"campaign_id": campaign_id, "department_code": D028},
+        sender=contacts(D028)[0],
     )
     assert late.message and "締め切られました" in late.message
     assert [s.status for s in await h.db.nominations.list_submissions(campaign_id)] == ["submitted"]
@@ -251,10 +267,13 @@ async def test_application_from_the_channel_goes_to_the_persons_chat(harness: Ha
     assert private.card is not None and "motivation" in inputs(private.card)
 
 
+@ON_BOTH_DATABASES
 async def test_application_valid_invalid_twice_and_withdrawn(harness: Harness) -> None:
     h = harness
     campaign_id = await open_campaign(h)
-    opened, _ = await h.click(verbs.APPLICATION_OPEN, {"campaign_id": campaign_id, "wg_id": "mirise"}, sender=STAFF)
+    opened, _ = await h.click(
+        verbs.APPLICATION_OPEN, {"campaign_id": campaign_id, "wg_id": "mirise"}, sender=STAFF
+    )
     assert opened.card is not None
     base = first_submit_data(opened.card)
 
@@ -295,3 +314,33 @@ async def test_application_to_a_non_open_wg_is_refused(harness: Harness) -> None
         result, _ = await h.click(verbs.APPLICATION_SUBMIT, data, sender=STAFF)
         assert "受け付けていません" in card_text(result.card)
     assert await h.db.nominations.list_applications(campaign_id) == []
+
+
+@ON_BOTH_DATABASES
+async def test_concurrent_duplicates_and_a_second_replica_store_once(
+    harness: Harness, replica: Database
+) -> None:
+    h = harness
+    campaign_id = await open_campaign(h)
+    values = valid_nomination(h.catalogue, D004, "情報政策課")
+    data = first_submit_data(request_form(h, D004)) | values
+    # a double click reaching this replica twice at once, and the Teams retry reaching another
+    other = make_service(replica, RecordingSender(), h.clock)
+    other_actions = ActionRegistry()
+    other.register(other_actions, Commands())
+    action = CardAction(
+        activity_id="invoke-x",
+        conversation=chat_of(contacts(D004)[0]),
+        sender=Person("29:x", contacts(D004)[0]),
+        verb=verbs.NOMINATION_SUBMIT,
+        data={"verb": verbs.NOMINATION_SUBMIT, **data},
+    )
+    answers = await asyncio.gather(
+        h.actions.dispatch(action), h.actions.dispatch(action), other_actions.dispatch(action)
+    )
+    assert all("受け付けました" in card_text(result.card) for result, _ in answers)
+    stored = await h.db.nominations.list_submissions(campaign_id, department_code=D004)
+    assert len(stored) == len(h.catalogue.for_department("情報政策課"))
+    assert {s.version for s in stored} == {1}
+    submits = [e for e in await h.db.nominations.audit_trail(campaign_id) if e.entity == "submission"]
+    assert len(submits) == len(stored)

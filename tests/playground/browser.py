@@ -58,6 +58,8 @@ async def chromium_page(browser: Any, url: str) -> AsyncIterator[Any]:
         page = await context.new_page()
         page.set_default_timeout(10_000)
         page.on("pageerror", lambda error: errors.append(str(error)))
+        # a Content-Security-Policy violation or a failed load shows as a console error
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         await page.goto(url)
         await wait_connected(page)
         yield page
@@ -68,7 +70,7 @@ async def chromium_page(browser: Any, url: str) -> AsyncIterator[Any]:
 
 async def wait_connected(page: Any) -> None:
     """The page's event stream delivered its snapshot."""
-    await page.wait_for_function("document.body.dataset.connected === 'true'")
+    await page.wait_for_selector("body[data-connected=true]", state="attached")
 
 
 async def act_as(page: Any, persona_key: str) -> None:
@@ -84,9 +86,12 @@ async def go_to(page: Any, place: str) -> None:
 
 async def send(page: Any, text: str) -> None:
     """Type a message and send it."""
+    from playwright.async_api import expect
+
     await page.fill("#compose-text", text)
     await page.click("#send")
-    await page.wait_for_function("document.getElementById('compose-status').textContent.includes('HTTP')")
+    await expect(page.locator("#compose-status")).to_contain_text("HTTP")
+    await expect(page.locator("#compose-text")).to_have_value("")
 
 
 async def screenshot(page: Any, name: str) -> Path:

@@ -111,8 +111,11 @@ async def test_update_replaces_and_delete_removes(playground: RunningPlayground)
     assert entry["deleted"] and entry["activity"] == {}
 
 
-async def test_create_conversation_gives_the_personas_own_chat(playground: RunningPlayground) -> None:
-    body = {"isGroup": False, "bot": {"id": "28:bot"}, "members": [{"id": HARUNA.teams_id}], "tenantId": "t"}
+@pytest.mark.parametrize("member_id", [HARUNA.teams_id, HARUNA.aad_object_id, HARUNA.aad_object_id.upper()])
+async def test_create_conversation_gives_the_personas_own_chat(
+    playground: RunningPlayground, member_id: str
+) -> None:
+    body = {"isGroup": False, "bot": {"id": "28:bot"}, "members": [{"id": member_id}], "tenantId": "t"}
     status, created = await call(playground, "POST", CONNECTOR, body)
     assert (status, created) == (201, {"id": HARUNA.personal_conversation_id()})
     again = await call(playground, "POST", CONNECTOR, body)

@@ -312,6 +312,13 @@ async def test_static_files(playground: RunningPlayground, path: str, expected: 
         assert response.status == expected
 
 
+async def test_page_forbids_scripts_from_elsewhere(playground: RunningPlayground) -> None:
+    async with playground.session.get(playground.url + "/playground") as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+
+
 async def test_config_names_the_local_connector(playground: RunningPlayground) -> None:
     status, config = await playground.get_json("/playground/api/config")
     assert status == 200

@@ -24,15 +24,7 @@ from bot.playground.personas import SAMPLE_DIRECTORY, SAMPLE_PERSONAS, persona_b
 from bot.settings import load_settings
 from tests.playground.browser import act_as, chromium, chromium_page, go_to, needs_chromium, screenshot, send
 
-pytestmark = [
-    needs_chromium,
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.xfail(
-        strict=False,
-        reason="needs the lead's wiring: app.build_app with the real services (nudges, nominations) "
-        "and the playground in local mode, WG admin and department contacts from the settings",
-    ),
-]
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
 
 AKAGI = persona_by_key(SAMPLE_PERSONAS, "akagi")
 TONE = persona_by_key(SAMPLE_PERSONAS, "tone")  # the contact of 行政管理課 in wg/departments_sample.csv
@@ -61,9 +53,10 @@ async def browser() -> AsyncIterator[Any]:
         yield running
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def real_app(tmp_path: Path) -> AsyncIterator[str]:
-    """The production app in local mode with the playground; yields its base URL."""
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def real_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The production app in local mode with the playground, shared by the module; its base URL."""
+    tmp_path = tmp_path_factory.mktemp("real-app")
     app = await build_local_app(tmp_path)
     rules_dir = tmp_path / "rules"
     if PLAYGROUND_KEY not in app:
@@ -102,7 +95,7 @@ async def test_greeting_gives_a_nudge_and_snooze_updates_it(real_app: str, brows
         await screenshot(page, "e2e-2-snoozed")
 
 
-async def _innermost_first_rows(card: Any, page: Any) -> Any:
+def _innermost_first_rows(card: Any, page: Any) -> Any:
     """The nominee rows "1人目" of each WG on the department form."""
     first = page.get_by_text("1人目", exact=True)
     return (
@@ -112,6 +105,11 @@ async def _innermost_first_rows(card: Any, page: Any) -> Any:
     )
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="lead: wire the nominations service into build_services (キャンペーン開始 for WG_ADMIN_IDS, "
+    "request cards to the department contacts' 1:1 chats)",
+)
 async def test_nomination_form_shows_the_missing_field_then_succeeds(real_app: str, browser: Any) -> None:
     from playwright.async_api import expect
 
@@ -119,7 +117,7 @@ async def test_nomination_form_shows_the_missing_field_then_succeeds(real_app: s
     async with chromium_page(browser, f"{real_app}/playground?as={ADMIN.key}") as page:
         await go_to(page, "personal")
         await send(page, "キャンペーン開始")
-        await expect(page.locator(".message[data-author=bot]")).not_to_have_count(0, timeout=15_000)
+        await expect(page.locator(".message[data-author=bot]")).not_to_have_count(0, timeout=8_000)
         await screenshot(page, "e2e-3-campaign-started")
 
         await act_as(page, TONE.key)
@@ -127,13 +125,15 @@ async def test_nomination_form_shows_the_missing_field_then_succeeds(real_app: s
         form = page.locator(
             ".message[data-author=bot]", has=page.locator(".ac-pushButton", has_text="提出する")
         )
-        await expect(form).to_have_count(1, timeout=15_000)
-        form = form.first
+        await expect(form).to_have_count(1, timeout=8_000)
+        # the card keeps its message id when the invoke answer replaces it
+        entry_id = await form.first.get_attribute("data-entry-id")
+        form = page.locator(f".message[data-entry-id='{entry_id}']")
 
-        rows = await _innermost_first_rows(form, page)
+        rows = _innermost_first_rows(form, page)
         count = await rows.count()
         assert count >= 1
-        people = [p for p in SAMPLE_DIRECTORY][:count]
+        people = list(SAMPLE_DIRECTORY)[:count]
         for index in range(count):
             row = rows.nth(index)
             await row.get_by_label("氏名", exact=True).fill(people[index].name)
@@ -144,10 +144,12 @@ async def test_nomination_form_shows_the_missing_field_then_succeeds(real_app: s
         for index in range(1, count):
             await rows.nth(index).get_by_label("職名", exact=True).fill("主任")
         await form.locator(".ac-pushButton", has_text="提出する").click()
-        await expect(form.get_by_text("職名を入力してください。")).to_be_visible(timeout=10_000)
+        error = form.get_by_text("職名を入力してください。")
+        await expect(error).to_be_visible(timeout=10_000)
+        await error.scroll_into_view_if_needed()
         await screenshot(page, "e2e-4-form-error")
 
-        rows = await _innermost_first_rows(form, page)
+        rows = _innermost_first_rows(form, page)
         await rows.nth(0).get_by_label("職名", exact=True).fill("主査")
         await form.locator(".ac-pushButton", has_text="提出する").click()
         await expect(form.get_by_text("職名を入力してください。")).to_have_count(0, timeout=10_000)
@@ -156,6 +158,10 @@ async def test_nomination_form_shows_the_missing_field_then_succeeds(real_app: s
         await screenshot(page, "e2e-5-form-received")
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="lead: app.build_app must call setup_playground(...) in local mode with the real rules status",
+)
 async def test_app_py_serves_the_playground_in_local_mode(tmp_path: Path) -> None:
     app = await build_local_app(tmp_path)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)

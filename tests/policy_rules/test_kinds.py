@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,6 +12,7 @@ import yaml
 
 from policy_rules import MessageInput
 from policy_rules.engine import Rule, RuleSet
+from policy_rules.kinds import first_char_hint
 from policy_rules.loader import parse_rule_text
 from policy_rules.registry import DETECTOR_KINDS, DetectorKind
 
@@ -244,3 +246,24 @@ def test_a_failing_detector_skips_only_its_rule(caplog: pytest.LogCaptureFixture
     assert [f.rule_id for f in findings] == ["healthy"]
     assert "exploding" in caplog.text
     assert "秘密" not in caplog.text and "090" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "hinted"),
+    [
+        ("(?:お?電話|tel)ください|折り?返し", "(?=[tお折電])"),
+        ("(?:^|x)y", "(?=[xy])"),
+        ("(?:いつも)?お世話", "(?=[いお])"),
+        ("[^a]x", None),  # negated set: no hint
+        (r"\dx", None),  # category: no hint
+        ("a?", None),  # can match empty: no hint
+    ],
+)
+def test_first_char_hint(pattern: str, hinted: str | None) -> None:
+    result = first_char_hint(pattern)
+    if hinted is None:
+        assert result == pattern
+    else:
+        assert result.startswith(hinted)
+    for text in ("電話ください", "折返し", "xy", "y", "お世話", "いつもお世話", "bx", "1x", ""):
+        assert bool(re.search(result, text)) == bool(re.search(pattern, text))

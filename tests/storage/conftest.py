@@ -39,6 +39,29 @@ async def _admin(*statements: str) -> None:
         await conn.close()
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _drop_databases_of_dead_runs() -> None:
+    """Drop test databases left by runs that were killed before their teardown."""
+    conn = await asyncpg.connect(_asyncpg_dsn(PG_ADMIN_URL), timeout=5)
+    try:
+        for record in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'test_storage_%'"):
+            name = record["datname"]
+            parts = name.split("_")
+            if len(parts) == 4 and parts[2].isdigit() and not _process_alive(int(parts[2])):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def _migrate(url: str) -> None:
     db = Database.connect(url)
     try:
@@ -59,6 +82,8 @@ class PostgresDatabases:
             self._give_up(self.unavailable)
         name = f"test_storage_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         try:
+            if not self.names:
+                asyncio.run(_drop_databases_of_dead_runs())
             asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             self.unavailable = (

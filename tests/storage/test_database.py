@@ -131,3 +131,56 @@ def test_two_processes_migrating_at_once_with_the_cli(tmp_path: Path) -> None:
         text=True,
     )
     assert done.stdout.strip() == "0001"
+
+
+async def test_close_commits_the_writes_already_queued(database_url: str) -> None:
+    first = Database.connect(database_url)
+    pending = [asyncio.ensure_future(first.activity_claims.claim(f"queued-{i}")) for i in range(50)]
+    await asyncio.sleep(0)  # let them reach the database layer
+    await first.close()
+    assert all(await asyncio.gather(*pending))
+    second = Database.connect(database_url)
+    try:
+        assert await second.activity_claims.claim_many(f"queued-{i}" for i in range(50)) == set()
+    finally:
+        await second.close()
+
+
+async def test_a_closed_database_refuses_writes(database_url: str) -> None:
+    db = Database.connect(database_url)
+    await db.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await db.activity_claims.claim("late")
+    with pytest.raises(RuntimeError, match="closed"):
+        await db.conversations.get("any")
+
+
+MESSAGE_PATH_TABLES = [
+    "activity_claims",
+    "conversations",
+    "nudge_user_days",
+    "nudge_rule_days",
+    "nudge_snoozes",
+    "nudge_opt_outs",
+    "nudge_feedback",
+    "sent_nudges",
+    "recent_events",
+    "stats_daily",
+    "stats_distinct_users",
+    "job_runs",
+]
+
+
+@pytest.mark.parametrize("table", MESSAGE_PATH_TABLES)
+def test_message_path_tables_have_no_place_for_text_or_names(table: str) -> None:
+    columns = {column.name for column in metadata.tables[table].columns}
+    assert not columns & {
+        "text",
+        "body",
+        "content",
+        "message",
+        "name",
+        "display_name",
+        "user_name",
+        "user_id",
+    }

@@ -456,7 +456,7 @@
   async function loadRules() {
     let rules;
     try { rules = await api("/rules"); } catch (error) { return; }
-    $("rules-path").textContent = rules.path + (rules.exists ? "" : "（存在しません）");
+    $("rules-path").textContent = rules.path + (rules.exists ? "" : "（まだありません。作成して YAML ファイルを置くと、既定のルール policy_rules/rules/ に加えて読み込まれます）");
     const status = rules.status || {};
     const box = $("rules-status");
     box.className = "rules-status " + (status.ok ? "ok" : "bad");
@@ -464,22 +464,22 @@
     const shortName = (file) => (file && file.startsWith(rules.path + "/") ? file.slice(rules.path.length + 1) : file || "");
     $("rules-errors").replaceChildren(...(status.errors || []).map((e) =>
       el("li", {}, el("code", { text: `${shortName(e.file)}${e.line ? ":" + e.line : ""}${e.field_path ? " " + e.field_path : ""}` }), el("br"), document.createTextNode(e.message_ja || e.message || ""))));
+    const stampOf = (f) => `${f.size}|${f.mtime_ns}`;
     $("rules-files").replaceChildren(...rules.files.map((f) =>
-      el("li", {}, el("button", { onclick: () => showRuleFile(f.name), text: f.name }), el("small", { text: `${f.size} バイト・${f.modified}` }))));
+      el("li", {}, el("button", { onclick: () => showRuleFile(f.name, stampOf(f)), text: f.name }), el("small", { text: `${f.size} バイト・${f.modified}` }))));
     const open = rules.files.find((f) => f.name === state.rulesFile);
-    const stamp = open ? `${open.size}|${open.modified}` : "";
-    if (open && stamp !== state.rulesFileStamp) showRuleFile(open.name);
+    if (open && stampOf(open) !== state.rulesFileStamp) showRuleFile(open.name, stampOf(open));
   }
 
-  async function showRuleFile(name) {
+  /* The stamp comes from the listing taken before the text is fetched, so the text is never
+   * older than the stamp; a later change shows as a new stamp at the next poll. */
+  async function showRuleFile(name, stamp) {
+    state.rulesFile = name;
+    state.rulesFileStamp = stamp;
     const response = await fetch(`${API}/rules/file?name=${encodeURIComponent(name)}`);
     const pre = $("rules-content");
     pre.hidden = false;
     pre.textContent = response.ok ? await response.text() : "（読めませんでした）";
-    state.rulesFile = name;
-    const rules = await api("/rules").catch(() => null);
-    const file = rules && rules.files.find((f) => f.name === name);
-    state.rulesFileStamp = file ? `${file.size}|${file.modified}` : "";
   }
 
   // ------------------------------------------------------------------ start

@@ -1,0 +1,411 @@
+"""Benchmark: WG nominations from 80 departments at once, through the nomination service.
+
+Every department submits its form concurrently, ``--rounds`` times (each round changes the
+data, so rounds after the first are edits); every submission arrives twice at once (a double
+click) and, after the timed part of the round, once more (a Teams retry after a timeout). Afterwards the database must hold exactly one active
+submission per department and WG, at version ``rounds``, with ``rounds`` audit entries each:
+none lost, none duplicated.
+
+Baseline, measured in the same run: the same writes straight into the repository
+(``Nominations.submit``), without validation, cards or the duplicate-person check.
+
+    .venv/bin/python -m bench.bench_nominations [--rounds 3] [--postgres URL | --no-postgres]
+
+Target: at least 200 submissions per second on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from bot.domain import CardAction, ConversationRef, IncomingMessage, Outgoing, Person
+from bot.ports import SendResult
+from bot.services.actions import ActionRegistry
+from bot.services.bot import BotService
+from bot.services.commands import parse_command
+from bot.services.nominations import CommandHandler, NominationConfig, NominationService
+from bot.services.nudges import NudgeService
+from bot.services.userkey import UserKeyer
+from bot.settings import load_settings
+from bot.storage import Database, Nominee
+from bot.web import create_app
+from cards import verbs
+from policy_rules.reload import ReloadingRuleSet
+from wg.catalogue import load_catalogue
+from wg.departments import Department, DepartmentDirectory, load_departments
+from wg.forms import nominee_field
+
+TARGET_SQLITE_PER_S = 200.0
+ADMIN = "aaaaaaaa-0000-4000-8000-000000000001"
+ADMIN_CHAT = ConversationRef("a:admin", "personal", "https://smba.example.test/", tenant_id="t")
+START = datetime(2026, 4, 20, 1, 0, tzinfo=UTC)
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class NullSender:
+    """Accepts everything and keeps each person's last card (the bench measures the service, not Teams)."""
+
+    def __init__(self) -> None:
+        self.cards: dict[str, dict[str, Any]] = {}
+
+    async def send(self, outgoing: Outgoing) -> SendResult:
+        if outgoing.recipient is not None and outgoing.recipient.aad_object_id and outgoing.card:
+            self.cards[outgoing.recipient.aad_object_id] = outgoing.card
+        return SendResult("x", outgoing.delivery, ok=True)
+
+    def enqueue(self, outgoing: Outgoing) -> bool:
+        return True
+
+
+class Commands:
+    def __init__(self) -> None:
+        self.handlers: dict[str, CommandHandler] = {}
+
+    def add_command(self, name: str, handler: CommandHandler) -> None:
+        self.handlers[name] = handler
+
+
+def directory_with_contacts() -> DepartmentDirectory:
+    """The shipped ~80 departments, each with one contact."""
+    return DepartmentDirectory(
+        Department(d.code, d.name, (f"cccccccc-0000-4000-8000-{i:012d}",))
+        for i, d in enumerate(load_departments(), start=1)
+    )
+
+
+def person(department_index: int, wg_index: int) -> str:
+    return f"eeeeeeee-{department_index:04d}-4000-8000-{wg_index:012d}"
+
+
+@dataclass
+class Result:
+    backend: str
+    submissions: int
+    seconds: float
+    baseline_writes: int
+    baseline_seconds: float
+    problems: list[str]
+
+    @property
+    def per_second(self) -> float:
+        return self.submissions / self.seconds
+
+    @property
+    def baseline_per_second(self) -> float:
+        return self.baseline_writes / self.baseline_seconds
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def invoke_activity(verb: str, department: Department, data: dict[str, Any], activity: str) -> bytes:
+    """An ``adaptiveCard/action`` invoke as Teams posts it."""
+    return json.dumps(
+        {
+            "type": "invoke",
+            "name": "adaptiveCard/action",
+            "id": activity,
+            "timestamp": "2026-04-21T01:00:00.000Z",
+            "serviceUrl": "http://127.0.0.1:9/",
+            "channelId": "msteams",
+            "from": {"id": f"29:{department.code}", "aadObjectId": department.contacts[0], "name": "担当者"},
+            "conversation": {"id": f"a:{department.code}", "conversationType": "personal", "tenantId": "t"},
+            "recipient": {"id": "28:bot", "name": "bot"},
+            "replyToId": "card-1",
+            "channelData": {"tenant": {"id": "t"}},
+            "value": {
+                "action": {"type": "Action.Execute", "verb": verb, "data": {"verb": verb, **data}},
+                "trigger": "manual",
+            },
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
+
+
+@dataclass
+class Endpoint:
+    url: str
+    session: aiohttp.ClientSession
+    runner: web.AppRunner
+
+    async def close(self) -> None:
+        await self.session.close()
+        await self.runner.cleanup()
+
+
+async def start_endpoint(service: NominationService, actions: ActionRegistry, db: Database) -> Endpoint:
+    """The real app (local mode, loopback) with the real BotService around the nomination service."""
+    rules = ReloadingRuleSet()
+    nudges = NudgeService(
+        rules=lambda: rules.current,
+        state=db.nudges,
+        claims=db.activity_claims,
+        conversations=db.conversations,
+        keyer=UserKeyer(b"k" * 32),
+    )
+    handler = BotService(
+        rules=lambda: rules.current, nudges=nudges, conversations=db.conversations, actions=actions
+    )
+    app = create_app(load_settings(ENVIRONMENT="test"), handler=handler, sender=NullSender())
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+    return Endpoint(f"http://127.0.0.1:{port}/api/messages", session, runner)
+
+
+async def run(url: str, backend: str, rounds: int, via: str = "service") -> Result:
+    db = Database.connect(url)
+    await db.migrate()
+    catalogue = load_catalogue()
+    directory = directory_with_contacts()
+    sender = NullSender()
+    service = NominationService(
+        nominations=db.nominations,
+        conversations=db.conversations,
+        catalogue=catalogue,
+        directory=directory,
+        is_admin=lambda aad: aad == ADMIN,
+        sender=sender,
+        job_runs=db.job_runs,
+        config=NominationConfig(),
+        clock=lambda: START,
+    )
+    actions, commands = ActionRegistry(), Commands()
+    service.register(actions, commands)
+    await service.start()
+    message = IncomingMessage(
+        "start-1", ADMIN_CHAT, Person("29:admin", ADMIN), "キャンペーン開始 2026 2026-05-15", ""
+    )
+    command = parse_command(message)
+    assert command is not None
+    await commands.handlers[command.name](message, command)
+    await service.drain()
+    campaign_id = "fy2026"
+
+    # forms as the contacts have them (each rendering carries its own idempotency nonce)
+    departments = list(directory)
+    wgs_of = {d.code: catalogue.for_department(d.name) for d in departments}
+
+    async def dispatch(verb: str, department: Department, data: dict[str, Any], activity: str) -> Any:
+        action = CardAction(
+            activity_id=activity,
+            conversation=ConversationRef(f"a:{department.code}", "personal", ADMIN_CHAT.service_url),
+            sender=Person("29:x", department.contacts[0]),
+            verb=verb,
+            data={"verb": verb, **data},
+        )
+        result, _ = await actions.dispatch(action)
+        return result.card
+
+    async def post(verb: str, department: Department, data: dict[str, Any], activity: str) -> Any:
+        assert endpoint is not None
+        body = invoke_activity(verb, department, data, activity)
+        async with endpoint.session.post(endpoint.url, data=body, headers=JSON) as response:
+            assert response.status == 200, await response.text()
+            return (await response.json())["value"]
+
+    endpoint = await start_endpoint(service, actions, db) if via == "endpoint" else None
+    click = post if via == "endpoint" else dispatch
+
+    def values(index: int, department: Department, round_no: int) -> dict[str, str]:
+        data: dict[str, str] = {}
+        for wg_index, wg in enumerate(wgs_of[department.code]):
+            data[nominee_field(wg.id, 1, "name")] = f"職員{index}-{wg_index}"
+            data[nominee_field(wg.id, 1, "aad")] = person(index, wg_index)
+            data[nominee_field(wg.id, 1, "position")] = "主任"
+            data[nominee_field(wg.id, 1, "status")] = "new"
+            data[nominee_field(wg.id, 1, "note")] = f"第{round_no}回"
+        return data
+
+    async def form_data(department: Department) -> dict[str, Any]:
+        """The submit data of the form the contact has: the request card first, then the receipt's 変更する."""
+        card = forms.get(department.code) or sender.cards[department.contacts[0]]
+        return next(a["data"] for a in card["actions"] if a["verb"] == verbs.NOMINATION_SUBMIT)
+
+    forms: dict[str, dict[str, Any]] = {}
+
+    async def submit(index: int, department: Department, round_no: int) -> None:
+        submit_data = await form_data(department)
+        data = {k: v for k, v in submit_data.items() if k != "verb"} | values(index, department, round_no)
+        activity = f"{department.code}-{round_no}"
+        sent[department.code] = (data, activity)
+        first, second = await asyncio.gather(
+            click(verbs.NOMINATION_SUBMIT, department, data, activity),
+            click(verbs.NOMINATION_SUBMIT, department, data, activity),  # a double click
+        )
+        for answer in (first, second):
+            assert "受け付けました" in str(answer), str(answer)[:300]
+
+    sent: dict[str, tuple[dict[str, Any], str]] = {}
+
+    async def late_retry(department: Department) -> None:
+        """Teams redelivering after a timeout: reaches the storage, whose key must hold."""
+        data, activity = sent[department.code]
+        answer = await click(verbs.NOMINATION_SUBMIT, department, data, activity)
+        assert "受け付けました" in str(answer), str(answer)[:300]
+
+    async def edit_form(department: Department) -> None:
+        """What the receipt's 変更する answers: a fresh form (outside the timing)."""
+        opened = await click(
+            verbs.NOMINATION_EDIT,
+            department,
+            {"campaign_id": campaign_id, "department_code": department.code},
+            "e",
+        )
+        forms[department.code] = opened
+
+    seconds = 0.0
+    for round_no in range(1, rounds + 1):
+        if round_no > 1:
+            await asyncio.gather(*(edit_form(d) for d in departments))
+        started = time.perf_counter()
+        await asyncio.gather(*(submit(i, d, round_no) for i, d in enumerate(departments, start=1)))
+        seconds += time.perf_counter() - started
+        await asyncio.gather(*(late_retry(d) for d in departments))  # not timed
+    submissions = len(departments) * rounds  # distinct form submissions (retries excluded)
+
+    problems: list[str] = []
+    for department in departments:
+        stored = await db.nominations.list_submissions(campaign_id, department_code=department.code)
+        expected = {wg.id for wg in wgs_of[department.code]}
+        if {s.wg_id for s in stored} != expected or len(stored) != len(expected):
+            problems.append(f"{department.code}: {len(stored)} submissions, expected {len(expected)}")
+        for submission in stored:
+            trail = await db.nominations.audit_trail(campaign_id, submission.id)
+            if submission.version != rounds or len(trail) != rounds:
+                problems.append(
+                    f"{department.code}/{submission.wg_id}: version {submission.version}, "
+                    f"{len(trail)} audit entries, expected {rounds}"
+                )
+            if [n.note for n in submission.nominees] != [f"第{rounds}回"]:
+                problems.append(f"{department.code}/{submission.wg_id}: not the last round's data")
+
+    # baseline: the same number of repository writes, straight, on a second campaign
+    baseline = await db.nominations.create_campaign(
+        fiscal_year=2099,
+        wg_ids=[wg.id for wg in catalogue],
+        opens_at=START,
+        deadline=datetime(2099, 5, 15, tzinfo=UTC),
+        reminder_schedule=[],
+        created_by=ADMIN,
+    )
+
+    async def write_all(round_no: int, department: Department, index: int) -> None:
+        for wg_index, wg in enumerate(wgs_of[department.code]):
+            await db.nominations.submit(
+                baseline.id,
+                department.code,
+                wg.id,
+                [Nominee(f"職員{index}", person(index, wg_index), "主任", False, f"第{round_no}回")],
+                by=department.contacts[0],
+                idempotency_key=f"bench:{uuid.uuid4().hex}",
+                now=START,
+            )
+
+    writes = sum(len(wgs_of[d.code]) for d in departments) * rounds
+    started = time.perf_counter()
+    for round_no in range(1, rounds + 1):
+        await asyncio.gather(*(write_all(round_no, d, i) for i, d in enumerate(departments, start=1)))
+    baseline_seconds = time.perf_counter() - started
+    if endpoint is not None:
+        await endpoint.close()
+    await db.close()
+    # the baseline counts repository writes; a form is one write per WG it covers
+    per_form = writes / submissions
+    return Result(backend, submissions, seconds, int(writes / per_form), baseline_seconds, problems)
+
+
+async def with_postgres(admin_url: str, body: Callable[[str], Awaitable[Result]]) -> Result | str:
+    name = f"bench_nominations_{os.getpid()}"
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"PostgreSQL not reachable ({exc!r})"
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        return await body(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+def report(result: Result) -> None:
+    ratio = result.per_second / result.baseline_per_second
+    print(
+        f"{result.backend:<10} {result.submissions:>5} forms in {result.seconds:6.2f} s = "
+        f"{result.per_second:7.1f} submissions/s | baseline (repository only): "
+        f"{result.baseline_per_second:7.1f} forms/s | service/baseline = {ratio:.2f}"
+    )
+    for problem in result.problems[:10]:
+        print(f"  PROBLEM {problem}")
+    print(
+        f"  check: {'OK, none lost or duplicated' if not result.problems else f'{len(result.problems)} problems'}"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    failed = False
+    for via in ("service", "endpoint"):
+        print(
+            f"-- through the {'service (ActionRegistry.dispatch)' if via == 'service' else 'real endpoint POST /api/messages (local mode)'}"
+        )
+        tmp = Path(tempfile.mkdtemp(prefix="bench-nominations-"))
+        try:
+            sqlite = await run(f"sqlite:///{tmp / 'bot.db'}", "sqlite", args.rounds, via)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        report(sqlite)
+        failed |= bool(sqlite.problems)
+        if sqlite.per_second < TARGET_SQLITE_PER_S:
+            print(
+                f"  BELOW TARGET: {sqlite.per_second:.1f} < {TARGET_SQLITE_PER_S:.0f} submissions/s on SQLite"
+            )
+            failed = True
+        else:
+            print(f"  target {TARGET_SQLITE_PER_S:.0f}/s on SQLite: met")
+        if not args.no_postgres:
+            outcome = await with_postgres(
+                args.postgres,
+                lambda url, via=via: run(url, "postgresql", args.rounds, via),  # type: ignore[misc]
+            )
+            if isinstance(outcome, str):
+                print(f"postgresql skipped: {outcome}")
+            else:
+                report(outcome)
+                failed |= bool(outcome.problems)
+    return 1 if failed else 0
+
+
+def main() -> int:
+    """Run the benchmark; exit status 1 when a check or the SQLite target fails."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=3, help="submissions per department (default 3)")
+    parser.add_argument("--postgres", default=PG_ADMIN_URL, help="maintenance database URL")
+    parser.add_argument("--no-postgres", action="store_true")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Feeds the statistics recorder from the nudge service: plain facts, the sender's department."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from bot.domain import CardAction, IncomingMessage, Person
+from bot.services.nudges import today_jst
+from bot.stats import DepartmentResolver, StatsRecorder
+
+# A question as people type it in chat: a question mark, or a polite question ending.
+_QUESTION = re.compile(r"[?？]|(?:ですか|ますか|でしょうか|ませんか|ないか)[。\s]*$", re.MULTILINE)
+
+
+def looks_like_question(text: str) -> bool:
+    """True when the message asks something (counted to compare channels with 1:1 chats)."""
+    return bool(_QUESTION.search(text))
+
+
+class RecorderSink:
+    """Implements the nudge service's ``StatsSink`` on ``StatsRecorder`` (in memory, batched)."""
+
+    def __init__(
+        self, recorder: StatsRecorder, departments: DepartmentResolver | None, clock: Callable[[], datetime]
+    ) -> None:
+        self._recorder = recorder
+        self._departments = departments
+        self._clock = clock
+
+    async def _department(self, person: Person) -> str | None:
+        if self._departments is None:
+            return None
+        return await self._departments.resolve(person.aad_object_id)
+
+    async def message_checked(self, message: IncomingMessage, rule_ids: Sequence[str], user_key: str) -> None:
+        """Count a message, the rules it broke and whether it asked a question."""
+        if message.is_edit:
+            return  # an edit is the same message; it was counted when it was posted
+        self._recorder.record_message(
+            day=today_jst(self._clock()),
+            conversation_kind=message.conversation.kind,
+            department=await self._department(message.sender),
+            user_key=user_key,
+            activity_id=f"{message.conversation.conversation_id}:{message.activity_id}",
+            rule_ids=rule_ids,
+            is_question=looks_like_question(message.text),
+        )
+
+    async def nudge_sent(
+        self, sender: Person, conversation_kind: str, rule_ids: Sequence[str], message_activity_id: str
+    ) -> None:
+        """Count a nudge that reached the sender."""
+        self._recorder.record_nudge(
+            day=today_jst(self._clock()),
+            conversation_kind=conversation_kind,
+            department=await self._department(sender),
+            rule_ids=rule_ids,
+            activity_id=message_activity_id,
+        )
+
+    async def nudge_action(
+        self, action: CardAction, kind: str, rule_ids: Sequence[str], user_key: str
+    ) -> None:
+        """Count feedback, snoozes and opt-outs."""
+        day = today_jst(self._clock())
+        department = await self._department(action.sender)
+        conversation_kind = action.conversation.kind
+        activity_id = f"{action.conversation.conversation_id}:{action.activity_id}"
+        if kind in ("helpful", "not_helpful"):
+            self._recorder.record_feedback(
+                day=day,
+                conversation_kind=conversation_kind,
+                department=department,
+                rule_ids=rule_ids,
+                helpful=kind == "helpful",
+                user_key=user_key,
+                activity_id=activity_id,
+            )
+        elif kind == "snooze":
+            self._recorder.record_snooze(
+                day=day, conversation_kind=conversation_kind, department=department, activity_id=activity_id
+            )
+        elif kind == "opt_out":
+            for rule_id in rule_ids:
+                self._recorder.record_opt_out(
+                    day=day,
+                    conversation_kind=conversation_kind,
+                    department=department,
+                    rule_id=rule_id,
+                    activity_id=f"{activity_id}:{rule_id}",
+                )
