@@ -62,6 +62,14 @@ def add_pages(app: web.Application, settings: Settings, services: Services) -> N
         marks=services.extras["marks"],
         campaign_status_provider=campaign_status_from(services.database.nominations),
     )
+    from bot.nominations.web import setup_export_routes
+
+    setup_export_routes(
+        app,
+        services.extras["nominations"],
+        local_secret(settings, settings.export_link_secret.get_secret_value(), "export-link-secret"),
+        job_runs=services.database.job_runs,
+    )
     if settings.local_mode:
         from bot.playground import reloading_rules_status, setup_playground
 

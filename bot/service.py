@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.ports import SendResult
 from bot.services.actions import ActionRegistry
 from bot.services.bot import BotService
+from bot.services.nominations import NominationConfig, NominationService
 from bot.services.nudges import JST, NudgeConfig, NudgeService
 from bot.services.stats_sink import RecorderSink
 from bot.services.userkey import UserKeyer
@@ -43,6 +44,8 @@ from bot.teams.outbound import (
 from bot.teams.outbound.http import is_loopback_host
 from policy_rules import RuleSet
 from policy_rules.reload import ReloadingRuleSet
+from wg.catalogue import load_catalogue
+from wg.departments import load_departments
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +215,15 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
     )
     nudges_holder.append(nudges)
     admins = frozenset(a.lower() for a in settings.wg_admin_ids)
+    if settings.local_mode and not admins:
+        # so that the playground's sample admin (前橋 太郎) can try the WG commands locally
+        from bot.playground.personas import WG_ADMIN_AAD_ID
+
+        admins = frozenset({WG_ADMIN_AAD_ID.lower()})
+
+    def is_admin(aad_id: str | None) -> bool:
+        return aad_id is not None and aad_id.lower() in admins
+
     handler = BotService(
         rules=current_rules,
         nudges=nudges,
@@ -219,8 +231,31 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         actions=actions,
         howto_urls=dict(settings.howto_urls),
         portal_url=settings.portal_url or None,
-        is_admin=lambda aad_id: aad_id is not None and aad_id.lower() in admins,
+        is_admin=is_admin,
     )
+
+    nominations = NominationService(
+        nominations=database.nominations,
+        conversations=database.conversations,
+        catalogue=load_catalogue(settings.wg_catalogue_path),
+        directory=load_departments(settings.wg_departments_csv),
+        is_admin=is_admin,
+        sender=sender,
+        job_runs=database.job_runs,
+        config=NominationConfig(
+            announcement_channel_id=settings.wg_announcement_channel_id or None,
+            deadline_days=settings.wg_deadline_days,
+            export_base_url=settings.public_base_url
+            or (f"http://127.0.0.1:{settings.port}" if settings.local_mode else None),
+        ),
+        admin_ids=lambda: sorted(admins),
+    )
+    nominations.register(actions, handler)
+    await nominations.start()
+    reminders_stop = asyncio.Event()
+
+    async def run_reminders() -> None:
+        await nominations.run_reminders(reminders_stop)
 
     async def reload_rules() -> None:
         while True:
@@ -255,6 +290,8 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         )
 
     async def close_all() -> None:
+        reminders_stop.set()
+        await nominations.drain()
         if digest is not None:
             await digest.close()
         await recorder.close()
@@ -274,7 +311,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         database=database,
         rules=rules,
         readiness_checks={"database": database.ping, "rules": rules_ready},
-        background_tasks=[reload_rules],
+        background_tasks=[reload_rules, run_reminders],
         cleanup=[close_all],
         extras={
             "actions": actions,
@@ -286,5 +323,6 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
             "queries": queries,
             "marks": marks,
             "digest": digest,
+            "nominations": nominations,
         },
     )

@@ -165,6 +165,23 @@ class Settings(BaseSettings):
     wg_admin_ids: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="WG_ADMIN_IDS")
     """Comma-separated Entra object ids of the WG nomination admins (情報政策課) and dashboard users."""
 
+    # ------------------------------------------------------------------ WG nominations
+    wg_announcement_channel_id: str = Field("", validation_alias="WG_ANNOUNCEMENT_CHANNEL_ID")
+    """Channel (19:...@thread.tacv2) where open-application WGs are announced; empty: not posted."""
+
+    wg_catalogue_path: Path | None = Field(None, validation_alias="WG_CATALOGUE_PATH")
+    """WG catalogue YAML; empty: the one shipped in wg/catalogue.yaml."""
+
+    wg_departments_csv: Path | None = Field(None, validation_alias="WG_DEPARTMENTS_CSV")
+    """Department directory (code,name,contacts) loaded when the database has none; empty: the shipped sample."""
+
+    wg_deadline_days: int = Field(14, ge=1, le=120, validation_alias="WG_DEADLINE_DAYS")
+    """Days from a campaign's start to its default deadline."""
+
+    export_link_secret: SecretStr = Field(SecretStr(""), validation_alias="EXPORT_LINK_SECRET")
+    """Signs the one-time export download links (at least 32 characters); elsewhere than production a
+    random one is kept in DATA_DIR."""
+
     # ------------------------------------------------------------------ statistics and dashboard
     dashboard_session_secret: SecretStr = Field(SecretStr(""), validation_alias="DASHBOARD_SESSION_SECRET")
     """Signs the dashboard's session cookie (at least 32 characters, the same in every replica).
@@ -300,6 +317,9 @@ class Settings(BaseSettings):
                 problems.append(
                     f"MicrosoftAppPassword: required when MicrosoftAppType={self.microsoft_app_type}"
                 )
+        export_secret = self.export_link_secret.get_secret_value()
+        if export_secret and len(export_secret) < 32:
+            problems.append("EXPORT_LINK_SECRET: at least 32 characters")
         dashboard_secret = self.dashboard_session_secret.get_secret_value()
         if dashboard_secret and len(dashboard_secret) < 32:
             problems.append("DASHBOARD_SESSION_SECRET: at least 32 characters")

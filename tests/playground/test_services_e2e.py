@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.playground import PLAYGROUND_KEY, WG_ADMIN_AAD_ID, setup_playground
+from bot.playground import PLAYGROUND_KEY, WG_ADMIN_AAD_ID
 from bot.playground.personas import SAMPLE_DIRECTORY, SAMPLE_PERSONAS, persona_by_key
 from bot.settings import load_settings
 from tests.playground.browser import act_as, chromium, chromium_page, go_to, needs_chromium, screenshot, send
@@ -58,12 +58,7 @@ async def real_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
     """The production app in local mode with the playground, shared by the module; its base URL."""
     tmp_path = tmp_path_factory.mktemp("real-app")
     app = await build_local_app(tmp_path)
-    rules_dir = tmp_path / "rules"
-    if PLAYGROUND_KEY not in app:
-        # until app.py wires it for local mode
-        setup_playground(
-            app, rules_dir=rules_dir, rules_status=lambda: {"ok": True, "version": "", "errors": []}
-        )
+    assert PLAYGROUND_KEY in app, "app.build_app serves the playground in local mode"
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -105,11 +100,6 @@ def _innermost_first_rows(card: Any, page: Any) -> Any:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="lead: wire the nominations service into build_services (キャンペーン開始 for WG_ADMIN_IDS, "
-    "request cards to the department contacts' 1:1 chats)",
-)
 async def test_nomination_form_shows_the_missing_field_then_succeeds(real_app: str, browser: Any) -> None:
     from playwright.async_api import expect
 
@@ -158,10 +148,6 @@ async def test_nomination_form_shows_the_missing_field_then_succeeds(real_app: s
         await screenshot(page, "e2e-5-form-received")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="lead: app.build_app must call setup_playground(...) in local mode with the real rules status",
-)
 async def test_app_py_serves_the_playground_in_local_mode(tmp_path: Path) -> None:
     app = await build_local_app(tmp_path)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
