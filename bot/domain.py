@@ -7,7 +7,7 @@ the services' answers back into activities. Nothing here imports botbuilder.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 ConversationKind = Literal["channel", "groupChat", "personal"]
@@ -88,7 +88,7 @@ class CardAction:
     trigger: Literal["manual", "automatic"] = "manual"
 
 
-class Delivery(str, Enum):
+class Delivery(StrEnum):
     """How an outgoing card or text should reach people."""
 
     REPLY = "reply"  # into the same conversation (1:1 chat: the normal reply)

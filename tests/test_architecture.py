@@ -15,7 +15,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BOTBUILDER = ("botbuilder", "botframework")
 PURE_PACKAGES = ("policy_rules", "cards", "wg")
-IMPURE_MODULES = (*BOTBUILDER, "aiohttp", "sqlalchemy", "asyncpg", "aiosqlite", "msal", "requests", "socket", "urllib.request", "http.client", "bot")
+IMPURE_MODULES = (
+    *BOTBUILDER,
+    "aiohttp",
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "msal",
+    "requests",
+    "socket",
+    "urllib.request",
+    "http.client",
+    "bot",
+)
 
 
 def _imports(path: Path) -> set[str]:

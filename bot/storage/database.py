@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,6 +75,23 @@ def normalize_url(url: str | URL) -> URL:
     )
 
 
+def _enable_wal(cursor: Any) -> None:
+    """Switch to WAL; a process opening a fresh file at the same moment may hold the lock briefly.
+
+    The switch needs an exclusive lock and SQLite answers "database is locked" at once rather than
+    waiting on the busy handler, so retry for a while (two replicas starting together).
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _install_sqlite_hooks(engine: sa.Engine) -> None:
     """WAL and synchronous=FULL per connection, and our own BEGIN so writes take the lock first."""
 
@@ -81,10 +100,10 @@ def _install_sqlite_hooks(engine: sa.Engine) -> None:
         # Let SQLAlchemy emit BEGIN itself (below); sqlite3's implicit BEGIN is DEFERRED.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        _enable_wal(cursor)
         # FULL: the WAL is synced at every commit, so an acknowledged write survives a crash.
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -75,9 +75,19 @@ class Stack:
             conversation_id = "19:general@thread.tacv2"
             if thread_root:
                 conversation_id += f";messageid={thread_root}"
-            return {"id": conversation_id, "conversationType": "channel", "isGroup": True, "tenantId": TENANT_ID}
+            return {
+                "id": conversation_id,
+                "conversationType": "channel",
+                "isGroup": True,
+                "tenantId": TENANT_ID,
+            }
         if kind == "groupChat":
-            return {"id": "19:group-chat@thread.v2", "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT_ID}
+            return {
+                "id": "19:group-chat@thread.v2",
+                "conversationType": "groupChat",
+                "isGroup": True,
+                "tenantId": TENANT_ID,
+            }
         return {"id": f"a:1personal-{kind}", "conversationType": "personal", "tenantId": TENANT_ID}
 
     def activity(
@@ -120,15 +130,25 @@ class Stack:
         activity.update(extra)
         return activity
 
-    def invoke(self, verb: str, data: dict[str, Any], *, card_activity_id: str, kind: str = "channel",
-               sender: Staff = ALICE) -> dict[str, Any]:
+    def invoke(
+        self,
+        verb: str,
+        data: dict[str, Any],
+        *,
+        card_activity_id: str,
+        kind: str = "channel",
+        sender: Staff = ALICE,
+    ) -> dict[str, Any]:
         """An Action.Execute (``adaptiveCard/action``) invoke from a card's button."""
         activity = self.activity("", kind=kind, sender=sender, activity_type="invoke")
         activity.pop("text")
         activity.update(
             name="adaptiveCard/action",
             replyToId=card_activity_id,
-            value={"action": {"type": "Action.Execute", "verb": verb, "data": {"verb": verb, **data}}, "trigger": "manual"},
+            value={
+                "action": {"type": "Action.Execute", "verb": verb, "data": {"verb": verb, **data}},
+                "trigger": "manual",
+            },
         )
         return activity
 
@@ -154,7 +174,10 @@ class Stack:
             if not 200 <= request.status < 300:
                 continue
             body = request.body or {}
-            if not any(a.get("contentType") == "application/vnd.microsoft.card.adaptive" for a in body.get("attachments", [])):
+            if not any(
+                a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+                for a in body.get("attachments", [])
+            ):
                 continue
             if member_id is not None and (body.get("recipient") or {}).get("id") != member_id:
                 continue
@@ -175,8 +198,9 @@ def card_text(card: dict[str, Any]) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
-def stack_settings(tmp_path: Path, openid: OpenIdStandIn, entra: EntraStandIn, graph: GraphStandIn,
-                   **overrides: Any) -> dict[str, Any]:
+def stack_settings(
+    tmp_path: Path, openid: OpenIdStandIn, entra: EntraStandIn, graph: GraphStandIn, **overrides: Any
+) -> dict[str, Any]:
     """The environment of the bot under test, as an operator would set it."""
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir(exist_ok=True)

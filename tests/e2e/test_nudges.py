@@ -69,8 +69,11 @@ async def test_a_greeting_gets_one_private_nudge_in_each_conversation_type(stack
         assert request.targeted, "in shared spaces the nudge is seen by the sender alone"
         assert request.body["recipient"]["id"] == ALICE.teams_id
     text = card_text(card_of(request))
-    assert "お疲れ様です" in text and "定形" in text or "挨拶" in text
-    assert request.bearer and stack.entra.is_valid(request.bearer), "the real msal token reached the connector"
+    assert "お疲れ様です" in text
+    assert "挨拶" in text
+    assert request.bearer and stack.entra.is_valid(request.bearer), (
+        "the real msal token reached the connector"
+    )
     all_cards_valid(stack)
 
 
@@ -101,13 +104,17 @@ async def test_a_redelivered_activity_is_handled_once(stack: Stack) -> None:
     assert len(stack.cards_to()) == 1
 
 
-async def test_a_refused_targeted_message_falls_back_to_the_personal_chat(tmp_path: Path, test_ca: TestCA) -> None:
+async def test_a_refused_targeted_message_falls_back_to_the_personal_chat(
+    tmp_path: Path, test_ca: TestCA
+) -> None:
     stack = await start_stack(tmp_path, test_ca)
     stack.connector.refuse_targeted = 403
     try:
         await stack.post(stack.activity(PHONE))
         await stack.connector.wait_for(
-            lambda requests: any(r.method == "POST" and r.path.rstrip("/").endswith("/v3/conversations") for r in requests)
+            lambda requests: any(
+                r.method == "POST" and r.path.rstrip("/").endswith("/v3/conversations") for r in requests
+            )
         )
         await stack.connector.wait_for(lambda _r: any(not r.targeted for r in stack.cards_to()))
         personal = [r for r in stack.cards_to() if not r.targeted]
@@ -163,7 +170,9 @@ async def test_opting_out_of_a_rule_is_listed_in_settings_and_can_be_undone(stac
     settings_card = card_of(stack.cards_to()[-1])
     optin = execute_data(settings_card, verbs.SETTINGS_OPTIN)
     assert optin["rule_id"] == "chat-before-phone"
-    status, body = await stack.post(stack.invoke(verbs.SETTINGS_OPTIN, optin, card_activity_id="s-1", kind="personal"))
+    status, body = await stack.post(
+        stack.invoke(verbs.SETTINGS_OPTIN, optin, card_activity_id="s-1", kind="personal")
+    )
     assert status == 200
     assert verbs.SETTINGS_OPTIN not in card_text(body["value"])
     all_cards_valid(stack)
@@ -174,7 +183,9 @@ async def test_an_edit_that_fixes_the_message_withdraws_the_nudge(stack: Stack) 
     await stack.post(stack.activity(PHONE, activity_id=message_id))
     await stack.connector.wait_for(lambda _r: len(stack.cards_to()) == 1)
     await wait_for_rows(stack.database_path, "sent_nudges", 1)
-    edit = stack.activity("この件はチャットで相談させてください。", activity_id=message_id, activity_type="messageUpdate")
+    edit = stack.activity(
+        "この件はチャットで相談させてください。", activity_id=message_id, activity_type="messageUpdate"
+    )
     edit["channelData"]["eventType"] = "editMessage"
     assert (await stack.post(edit))[0] == 200
     await stack.connector.wait_for(lambda requests: any(r.method in ("DELETE", "PUT") for r in requests))
@@ -194,7 +205,9 @@ async def test_an_edit_that_adds_a_problem_is_checked_like_a_new_message(stack: 
     await stack.connector.wait_for(lambda _r: len(stack.cards_to()) == 1)
 
 
-async def test_a_greeting_only_message_then_the_content_gives_one_nudge(tmp_path: Path, test_ca: TestCA) -> None:
+async def test_a_greeting_only_message_then_the_content_gives_one_nudge(
+    tmp_path: Path, test_ca: TestCA
+) -> None:
     stack = await start_stack(tmp_path, test_ca, NUDGE_PER_RULE_DAILY_CAP="5", NUDGE_DAILY_CAP="10")
     try:
         await stack.post(stack.activity("お疲れ様です。"))
@@ -249,7 +262,14 @@ async def test_the_welcome_card_on_install_and_the_conversation_is_remembered(st
 
 @pytest.mark.parametrize(
     ("command", "expected"),
-    [("ヘルプ", "ヘルプ"), ("help", "ヘルプ"), ("ルール", "電話"), ("rules", "電話"), ("設定", "設定"), ("settings", "設定")],
+    [
+        ("ヘルプ", "ヘルプ"),
+        ("help", "ヘルプ"),
+        ("ルール", "電話"),
+        ("rules", "電話"),
+        ("設定", "設定"),
+        ("settings", "設定"),
+    ],
 )
 async def test_each_command_answers_with_its_card(stack: Stack, command: str, expected: str) -> None:
     await stack.post(stack.activity(command, kind="personal"))
@@ -261,7 +281,13 @@ async def test_each_command_answers_with_its_card(stack: Stack, command: str, ex
 async def test_a_command_with_a_mention_in_a_channel_answers_the_asker_alone(stack: Stack) -> None:
     activity = stack.activity(
         "<at>ポリシーボット</at> ルール",
-        entities=[{"type": "mention", "text": "<at>ポリシーボット</at>", "mentioned": {"id": "28:" + "x", "name": "ポリシーボット"}}],
+        entities=[
+            {
+                "type": "mention",
+                "text": "<at>ポリシーボット</at>",
+                "mentioned": {"id": "28:" + "x", "name": "ポリシーボット"},
+            }
+        ],
     )
     activity["entities"][0]["mentioned"]["id"] = activity["recipient"]["id"]
     await stack.post(activity)
