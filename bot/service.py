@@ -37,6 +37,8 @@ from bot.storage import Database
 from bot.teams.outbound import (
     GRAPH_SCOPE,
     ConnectorClient,
+    RateLimits,
+    SendLimiter,
     TeamsSender,
     TokenProvider,
     make_http_session,
@@ -143,6 +145,9 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
     connector = ConnectorClient(
         session,
         bot_tokens.get_token if bot_tokens else None,
+        limiter=SendLimiter(
+            RateLimits(global_rate=settings.outbound_global_rate, global_burst=settings.outbound_global_rate)
+        ),
         calls_counter=metrics.outgoing_calls_total,
         retries_counter=metrics.outgoing_retries_total,
         is_trusted_service_url=_trusted_service_url(settings),

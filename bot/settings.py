@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     outbound_queue_size: int = Field(1000, ge=10, le=100_000, validation_alias="OUTBOUND_QUEUE_SIZE")
     """How many outgoing messages may wait for Teams; past that new ones are dropped (and counted)."""
 
+    outbound_global_rate: float = Field(50.0, gt=0, le=100_000, validation_alias="OUTBOUND_GLOBAL_RATE")
+    """Sends per second to the Bot Connector across all conversations (each conversation is also
+    held to about 7 per second, Teams' documented limit)."""
+
     nudge_per_rule_daily_cap: int = Field(1, ge=0, le=100, validation_alias="NUDGE_PER_RULE_DAILY_CAP")
     """At most this many nudges per person and rule per day (Japan time)."""
 

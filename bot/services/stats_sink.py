@@ -43,7 +43,10 @@ class RecorderSink:
             conversation_kind=message.conversation.kind,
             department=await self._department(message.sender),
             user_key=user_key,
-            activity_id=f"{message.conversation.conversation_id}:{message.activity_id}",
+            # Only messages that broke a rule are claimed in the database (once across replicas);
+            # a quiet message is counted without a write per message. Redelivery to the same
+            # replica is caught by the edge; to another replica it may count a quiet message twice.
+            activity_id=f"{message.conversation.conversation_id}:{message.activity_id}" if rule_ids else None,
             rule_ids=rule_ids,
             is_question=looks_like_question(message.text),
         )
