@@ -1,13 +1,23 @@
 """Benchmark: POST /api/messages of the real bot (authentication on) against a bare aiohttp handler.
 
-    .venv/bin/python bench/bench_endpoint.py [--seconds 8] [--connections 16]
+    .venv/bin/python bench/bench_endpoint.py [--phase quiet|nudge|both] [--seconds 3] [--rounds 5]
 
-Starts, in this one command: the OpenID/JWKS stand-in (in this process), the bot as a
-subprocess (``app.py`` once ``bot.service.build_services`` exists, else the same app around an
-event handler that does nothing, which the output says), and ``bench/bare_handler.py`` as a
-subprocess. Both are driven by ``wrk`` (installed with apt-get when missing; a Python load
-generator in another process otherwise) over loopback with signed Teams channel messages that
-trigger no rule, each with a fresh activity id. Prints both throughputs, the ratio and p50/p99.
+Starts, in this one command: the OpenID/JWKS stand-in and the HTTPS Entra stand-in (in this
+process), the bot as a subprocess (``app.py`` once ``bot.service.build_services`` exists, else the
+same app around an event handler that does nothing, which the output says),
+``bench/bare_handler.py`` as a subprocess and, for the nudge phase, the fake Bot Connector over
+HTTPS (``tests.harness.fake_connector``) as a subprocess next to the load generator. The servers
+are driven by ``wrk`` (installed with apt-get when missing; a Python load generator in another
+process otherwise) over loopback with signed Teams channel messages, alternating bare/bot rounds.
+
+Two figures, each against the bare handler measured in the same run:
+
+* quiet: messages that trigger no rule, each with a fresh activity id (target >= 0.5);
+* nudge: messages that trigger ``chat-before-phone``, each from a distinct sender in a distinct
+  conversation, so that every one really earns a nudge, which the bot sends as a targeted message
+  through its real outbound path (msal token from the Entra stand-in, HTTPS to the fake
+  connector). The figure is nudges delivered per second, the time to drain the send queue
+  included, over the bare handler's requests per second (target >= 0.25).
 """
 
 from __future__ import annotations
@@ -28,10 +38,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.harness.entra import EntraStandIn  # noqa: E402
 from tests.harness.openid_server import BOT_APP_ID, SERVICE_URL, TENANT_ID, OpenIdStandIn  # noqa: E402
+from tests.harness.tls import shared_test_ca  # noqa: E402
 
 QUIET_TEXT = "第3会議室の予約を14時から16時に変更しました。"
+NUDGE_TEXT = "この件は後ほどお電話ください。"  # fires chat-before-phone (delivery: targeted)
+NUDGE_RULE = "chat-before-phone"
 TARGET_RATIO = 0.5
+NUDGE_TARGET_RATIO = 0.25
+BOT_SECRET = "bench-secret"
+MARKER = "@@N@@"
+"""Replaced in every request body by the request's counter (12 digits, zero-padded)."""
+OFFSET_STRIDE = 10_000_000
+"""Each load run numbers its requests from a fresh multiple of this: no id repeats across runs."""
+DRAIN_IDLE_S = 2.0
+DRAIN_TIMEOUT_S = 120.0
 
 LUA_SCRIPT = """
 wrk.method = "POST"
@@ -43,12 +65,24 @@ local function slurp(path)
   return content
 end
 wrk.headers["Authorization"] = slurp(%(authorization)s)
-local prefix = slurp(%(prefix)s)
-local suffix = slurp(%(suffix)s)
-local counter = 0
+local template = slurp(%(body)s)
+local marker = %(marker)s
+-- the template split on the marker, so that each request is one table.concat
+local parts = {}
+local start = 1
+while true do
+  local first, last = string.find(template, marker, start, true)
+  if not first then
+    parts[#parts + 1] = string.sub(template, start)
+    break
+  end
+  parts[#parts + 1] = string.sub(template, start, first - 1)
+  start = last + 1
+end
+local counter = %(offset)d
 request = function()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, prefix .. counter .. suffix)
+  return wrk.format(nil, nil, nil, table.concat(parts, string.format("%%012d", counter)))
 end
 done = function(summary, latency, requests)
   local non2xx = summary.errors.status
@@ -60,22 +94,32 @@ end
 """
 
 
-def channel_message(text: str, activity_id: str = "ID", service_url: str = SERVICE_URL) -> dict[str, Any]:
-    """A Teams channel message as the channel posts it."""
+def channel_message(
+    text: str, service_url: str = SERVICE_URL, *, distinct_people: bool = False
+) -> dict[str, Any]:
+    """A Teams channel message as the channel posts it; ``MARKER`` in it becomes the request's number.
+
+    The activity id always carries the marker (each request is a new message). With
+    ``distinct_people`` the sender and the conversation (thread) carry it too, so that neither the
+    daily nudge caps (per person and rule) nor the per-conversation send pacing (~7/s) apply.
+    """
+    sender_id, sender_aad, thread = "29:1bench-user", "11111111-2222-3333-4444-555555555555", "1700000000001"
+    if distinct_people:
+        sender_id, sender_aad, thread = f"29:1bench-{MARKER}", f"00000000-0000-4000-8000-{MARKER}", MARKER
     return {
         "type": "message",
-        "id": activity_id,
+        "id": MARKER,
         "timestamp": "2026-11-25T01:00:00.000Z",
         "localTimestamp": "2026-11-25T10:00:00.000+09:00",
         "serviceUrl": service_url,
         "channelId": "msteams",
         "from": {
-            "id": "29:1bench-user",
-            "aadObjectId": "11111111-2222-3333-4444-555555555555",
+            "id": sender_id,
+            "aadObjectId": sender_aad,
             "name": "前橋 太郎",
         },
         "conversation": {
-            "id": "19:bench@thread.tacv2;messageid=1700000000001",
+            "id": f"19:bench@thread.tacv2;messageid={thread}",
             "conversationType": "channel",
             "isGroup": True,
             "tenantId": TENANT_ID,
@@ -154,20 +198,32 @@ def ensure_wrk() -> str | None:
     return shutil.which("wrk")
 
 
+_offsets = iter(range(OFFSET_STRIDE, 10**12, OFFSET_STRIDE))
+
+
 async def drive(
     url: str, body_template: str, authorization: str, seconds: float, connections: int, wrk: str | None
 ) -> dict[str, Any]:
-    """Run the load generator (another process) against url; its parsed result."""
-    prefix, suffix = body_template.split('"ID"')
-    prefix += '"'
-    suffix = '"' + suffix
+    """Run the load generator (another process) against url; its parsed result.
+
+    Every ``MARKER`` in ``body_template`` becomes the request's number, counted from a fresh
+    offset per run, so ids (and, where the template varies them, senders) never repeat.
+    """
+    offset = next(_offsets)
     work = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
     paths = {}
-    for name, content in (("authorization", authorization), ("prefix", prefix), ("suffix", suffix)):
+    for name, content in (("authorization", authorization), ("body", body_template)):
         paths[name] = work / name
         paths[name].write_bytes(content.encode())  # read by Lua: no escaping of the Japanese text
     script = work / "post.lua"
-    script.write_text(LUA_SCRIPT % {name: lua_string(str(path)) for name, path in paths.items()})
+    script.write_text(
+        LUA_SCRIPT
+        % {
+            **{name: lua_string(str(path)) for name, path in paths.items()},
+            "marker": lua_string(MARKER),
+            "offset": offset,
+        }
+    )
     try:
         if wrk:
             command = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script), url]
@@ -184,6 +240,7 @@ async def drive(
             ]
             os.environ["BENCH_AUTHORIZATION"] = authorization
             os.environ["BENCH_BODY"] = body_template
+            os.environ["BENCH_OFFSET"] = str(offset)
         process = await asyncio.create_subprocess_exec(*pinned(command, 1), stdout=asyncio.subprocess.PIPE)
         output, _ = await process.communicate()
     finally:
@@ -202,17 +259,18 @@ async def python_load(url: str, seconds: float, connections: int) -> None:
     import aiohttp
 
     authorization = os.environ["BENCH_AUTHORIZATION"]
-    prefix, suffix = os.environ["BENCH_BODY"].split('"ID"')
+    parts = os.environ["BENCH_BODY"].split(MARKER)
+    offset = int(os.environ.get("BENCH_OFFSET", "0"))
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
-    counter = iter(range(10**9))
+    counter = iter(range(offset + 1, 10**12))
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal errors
         headers = {"Content-Type": "application/json", "Authorization": authorization}
         while time.perf_counter() < deadline:
-            body = f'{prefix}"{next(counter)}"{suffix}'.encode()
+            body = f"{next(counter):012d}".join(parts).encode()
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()

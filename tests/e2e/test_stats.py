@@ -6,7 +6,6 @@ import asyncio
 import os
 import socket
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +28,15 @@ MESSAGES = [
     ("コスモス図書館の貸出システムの手順を教えてください。", "personal"),
     ("第2会議室を15時から押さえました。", "channel"),
 ]
-SECRETS = ["ひまわり保育園", "すずらん公民館", "090-8765-4321", "8765", "tanpopo.kazoku", "コスモス図書館", "第2会議室"]
+SECRETS = [
+    "ひまわり保育園",
+    "すずらん公民館",
+    "090-8765-4321",
+    "8765",
+    "tanpopo.kazoku",
+    "コスモス図書館",
+    "第2会議室",
+]
 
 
 def database_bytes(path: Path) -> bytes:
@@ -54,9 +61,18 @@ async def test_messages_are_counted_and_no_text_is_stored(tmp_path: Path, test_c
                 "select metric, sum(n) from stats_daily where metric in ('messages', 'rule_hits', 'nudges') group by metric"
             ).fetchall()
         )
-        rules = {row[0] for row in db.execute("select distinct rule_id from stats_daily where metric = 'rule_hits'")}
+        rules = {
+            row[0]
+            for row in db.execute("select distinct rule_id from stats_daily where metric = 'rule_hits'")
+        }
     assert counts["messages"] == len(MESSAGES)
-    assert {"formulaic-greeting", "written-ack", "chat-before-phone", "personal-info", "share-know-how"} <= rules
+    assert {
+        "formulaic-greeting",
+        "written-ack",
+        "chat-before-phone",
+        "personal-info",
+        "share-know-how",
+    } <= rules
     assert counts["nudges"] >= 4
     stored = database_bytes(stack.database_path)
     for secret in SECRETS:
@@ -93,7 +109,9 @@ async def test_the_weekly_digest_is_posted_once_by_two_app_processes(tmp_path: P
 
     ports = [free_port(), free_port()]
     environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("Microsoft", "DIGEST", "DATABASE"))
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("Microsoft", "DIGEST", "DATABASE"))
     }
     environment |= {
         "DATABASE_URL": database_url,
@@ -104,12 +122,13 @@ async def test_the_weekly_digest_is_posted_once_by_two_app_processes(tmp_path: P
         "LOG_LEVEL": "WARNING",
     }
     processes = [
-        subprocess.Popen(
-            [sys.executable, "app.py"],
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "app.py",
             cwd=ROOT,
             env=environment | {"PORT": str(port)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         for port in ports
     ]
@@ -137,5 +156,5 @@ async def test_the_weekly_digest_is_posted_once_by_two_app_processes(tmp_path: P
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=20)
+            await asyncio.wait_for(process.wait(), 20)
         await connector.stop()
