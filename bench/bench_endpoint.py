@@ -736,7 +736,7 @@ async def run(options: argparse.Namespace) -> int:
         "PORT": str(bot_port),
         "HOST": "127.0.0.1",
         "ENVIRONMENT": "test",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": options.bot_log_level,
         "DATA_DIR": work_dir,
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{work_dir}/bench.db"),
         "PYTHONPATH": str(ROOT),
@@ -812,6 +812,7 @@ def main() -> int:
     )
     parser.add_argument("--service-url", default=SERVICE_URL, help="quiet phase: serviceUrl of the messages")
     parser.add_argument("--handler", choices=["auto", "services", "null"], default="auto")
+    parser.add_argument("--bot-log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="WARNING")
     parser.add_argument("--serve-null-bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()

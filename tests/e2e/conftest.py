@@ -17,7 +17,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.ext.asyncio import create_async_engine
 
 import app as app_module
 from bot.settings import load_settings
@@ -26,6 +28,7 @@ from tests.harness.fake_connector import FakeConnector, RecordedRequest
 from tests.harness.graph import GraphStandIn
 from tests.harness.openid_server import BOT_APP_ID, TENANT_ID, OpenIdStandIn
 from tests.harness.tls import TestCA, shared_test_ca
+from tests.storage.conftest import postgres_databases  # noqa: F401 - fixture re-exported here
 
 BOT_SECRET = "e2e-client-secret-value"
 BOT_ID = f"28:{BOT_APP_ID}"
@@ -63,6 +66,7 @@ class Stack:
     app: web.Application
     database_path: Path
     rules_dir: Path
+    database_url: str
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_700_000_000_001))
 
     def next_id(self) -> str:
@@ -225,13 +229,38 @@ def stack_settings(
     return values
 
 
+async def query(stack: Stack, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a query on the bot's database (SQLite or PostgreSQL), read as an operator would."""
+    engine = create_async_engine(stack.database_url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in await connection.execute(sa.text(sql))]
+    finally:
+        await engine.dispose()
+
+
+async def count_rows(stack: Stack, table: str) -> int:
+    """Rows in a table of the bot's database."""
+    return int((await query(stack, f"select count(*) from {table}"))[0][0])
+
+
+async def wait_for_rows(stack: Stack, table: str, count: int, timeout_s: float = 5.0) -> None:
+    """Wait until ``table`` holds ``count`` rows (the bot writes after Teams answered the send)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while await count_rows(stack, table) < count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{table} never reached {count} rows")
+        await asyncio.sleep(0.05)
+
+
 async def start_stack(tmp_path: Path, ca: TestCA, **overrides: Any) -> Stack:
     """Start the stand-ins and the real app (in-process, on an ephemeral port)."""
     openid = await OpenIdStandIn().start()
     entra = await EntraStandIn(client_id=BOT_APP_ID, client_secret=BOT_SECRET, tls=ca).start()
     graph = await GraphStandIn(token_validator=lambda token: entra.is_valid(token)).start()
     connector = await FakeConnector(tls=ca, token_validator=lambda token: entra.is_valid(token)).start()
-    settings = load_settings(**stack_settings(tmp_path, openid, entra, graph, **overrides))
+    values = stack_settings(tmp_path, openid, entra, graph, **overrides)
+    settings = load_settings(**values)
     application = await app_module.build_app(settings)
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
@@ -247,6 +276,7 @@ async def start_stack(tmp_path: Path, ca: TestCA, **overrides: Any) -> Stack:
         app=application,
         database_path=tmp_path / "bot.db",
         rules_dir=tmp_path / "rules",
+        database_url=values["DATABASE_URL"],
     )
     stack._runner = runner  # type: ignore[attr-defined]
     return stack
@@ -271,9 +301,14 @@ def test_ca(monkeypatch: pytest.MonkeyPatch) -> TestCA:
     return ca
 
 
-@pytest.fixture
-async def stack(tmp_path: Path, test_ca: TestCA) -> AsyncIterator[Stack]:
-    """The whole bot against its stand-ins."""
-    running = await start_stack(tmp_path, test_ca)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def stack(request: pytest.FixtureRequest, tmp_path: Path, test_ca: TestCA) -> AsyncIterator[Stack]:
+    """The whole bot against its stand-ins, on SQLite and on PostgreSQL."""
+    overrides = {}
+    if request.param == "postgresql":
+        databases = request.getfixturevalue("postgres_databases")
+        url = await asyncio.to_thread(databases.create)  # it runs its own event loop
+        overrides["DATABASE_URL"] = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    running = await start_stack(tmp_path, test_ca, **overrides)
     yield running
     await stop_stack(running)

@@ -1,16 +1,26 @@
-"""Nudges end to end: through the real endpoint, services and SQLite, to the fake Bot Connector."""
+"""Nudges end to end: through the real endpoint, services and storage, to the fake Bot Connector."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cards import verbs
-from tests.e2e.conftest import ALICE, BOB, TEAM_GROUP_ID, Stack, card_of, card_text, start_stack, stop_stack
+from tests.e2e.conftest import (
+    ALICE,
+    BOB,
+    TEAM_GROUP_ID,
+    Stack,
+    card_of,
+    card_text,
+    count_rows,
+    query,
+    start_stack,
+    stop_stack,
+    wait_for_rows,
+)
 from tests.harness.graph import file_attachment
 from tests.harness.tls import TestCA
 from tests.schemas.check import assert_valid_card
@@ -32,18 +42,6 @@ def execute_data(card: dict[str, Any], verb: str) -> dict[str, Any]:
         elif isinstance(node, list):
             stack.extend(node)
     raise AssertionError(f"no Action.Execute {verb} on the card")
-
-
-async def wait_for_rows(database: Path, table: str, count: int, timeout_s: float = 5.0) -> None:
-    """Wait until ``table`` holds ``count`` rows (the bot writes after Teams answered the send)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        with sqlite3.connect(database) as db:
-            if db.execute(f"select count(*) from {table}").fetchone()[0] >= count:
-                return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{table} never reached {count} rows")
-        await asyncio.sleep(0.05)
 
 
 def all_cards_valid(stack: Stack) -> None:
@@ -141,11 +139,7 @@ async def test_feedback_is_stored_once_and_the_card_updates_in_place(stack: Stac
     # a second click of the old card does no harm and stores nothing more
     status, body = await stack.post(stack.invoke(verbs.NUDGE_HELPFUL, data, card_activity_id="sent-1"))
     assert status == 200 and body["statusCode"] == 200
-    with sqlite3.connect(stack.database_path) as db:
-        tables = [row[0] for row in db.execute("select name from sqlite_master where type='table'")]
-        feedback_table = next(t for t in tables if "feedback" in t)
-        rows = db.execute(f"select count(*) from {feedback_table}").fetchone()[0]
-    assert rows == 1
+    assert await count_rows(stack, "nudge_feedback") == 1
 
 
 async def test_snooze_for_the_day_stops_further_nudges(stack: Stack) -> None:
@@ -182,7 +176,7 @@ async def test_an_edit_that_fixes_the_message_withdraws_the_nudge(stack: Stack) 
     message_id = stack.next_id()
     await stack.post(stack.activity(PHONE, activity_id=message_id))
     await stack.connector.wait_for(lambda _r: len(stack.cards_to()) == 1)
-    await wait_for_rows(stack.database_path, "sent_nudges", 1)
+    await wait_for_rows(stack, "sent_nudges", 1)
     edit = stack.activity(
         "この件はチャットで相談させてください。", activity_id=message_id, activity_type="messageUpdate"
     )
@@ -252,11 +246,8 @@ async def test_the_welcome_card_on_install_and_the_conversation_is_remembered(st
     await stack.connector.wait_for(lambda _r: len(stack.cards_to()) == 1)
     text = card_text(card_of(stack.cards_to()[0]))
     assert "保存しません" in text or "保存していません" in text
-    with sqlite3.connect(stack.database_path) as db:
-        tables = [row[0] for row in db.execute("select name from sqlite_master where type='table'")]
-        table = next(t for t in tables if "conversation" in t)
-        ids = [row[0] for row in db.execute(f"select conversation_id from {table}")]
-    assert "19:general@thread.tacv2" in ids
+    stored = await query(stack, "select conversation_id, kind from conversations")
+    assert ("19:general@thread.tacv2", "channel") in stored
     all_cards_valid(stack)
 
 
@@ -302,3 +293,35 @@ async def test_a_429_from_the_connector_is_retried_after_retry_after(stack: Stac
     posts = [r for r in stack.connector.requests if r.method == "POST" and "/activities" in r.path]
     assert len(posts) == 2
     assert posts[1].at - posts[0].at >= 0.95
+
+
+async def test_several_findings_in_one_message_make_one_card(stack: Stack) -> None:
+    await stack.post(stack.activity("お疲れ様です。この件は後ほどお電話ください。"))
+    await stack.connector.wait_for(lambda _r: len(stack.cards_to()) >= 1)
+    await stack.settle()
+    cards = stack.cards_to()
+    assert len(cards) == 1
+    card = card_of(cards[0])
+    opt_outs = []
+    pending: list[Any] = [card]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("verb") == verbs.NUDGE_OPT_OUT:
+                opt_outs.append(node["data"]["rule_id"])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    assert sorted(opt_outs) == ["chat-before-phone", "formulaic-greeting"]
+    assert sorted(execute_data(card, verbs.NUDGE_HELPFUL)["rule_ids"]) == [
+        "chat-before-phone",
+        "formulaic-greeting",
+    ]
+
+
+async def test_personal_data_is_never_quoted_back(stack: Stack) -> None:
+    await stack.post(stack.activity("申請者の携帯は090-8765-4321です。"))
+    await stack.connector.wait_for(lambda _r: len(stack.cards_to()) == 1)
+    text = card_text(card_of(stack.cards_to()[0]))
+    assert "8765" not in text and "4321" not in text
+    assert "電話番号" in text
