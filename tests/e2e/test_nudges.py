@@ -307,7 +307,7 @@ async def test_several_findings_in_one_message_make_one_card(stack: Stack) -> No
     while pending:
         node = pending.pop()
         if isinstance(node, dict):
-            if node.get("verb") == verbs.NUDGE_OPT_OUT:
+            if node.get("type") == "Action.Execute" and node.get("verb") == verbs.NUDGE_OPT_OUT:
                 opt_outs.append(node["data"]["rule_id"])
             pending.extend(node.values())
         elif isinstance(node, list):
