@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -428,12 +429,15 @@ class ConnectorWatch:
             else:
                 self.other_calls += 1
 
-    async def drain(self, expected: Any) -> float:
+    async def drain(self, expected: Callable[[], Awaitable[float]]) -> float:
         """Wait until ``await expected()`` deliveries arrived (or none for DRAIN_IDLE_S); seconds to the last."""
         started = time.monotonic()
+        target = await expected()
         while True:
-            if self.delivered >= await expected():
-                break
+            if self.delivered >= target:
+                target = await expected()  # the bot may still be handling the last requests
+                if self.delivered >= target:
+                    break
             now = time.monotonic()
             if now - max(started, self.last_delivery_at) > DRAIN_IDLE_S or now - started > DRAIN_TIMEOUT_S:
                 break
@@ -541,10 +545,12 @@ async def nudge_round(
     result["delivered_during"] = watch.delivered - delivered_before
     handled_key = 'activities_total{type="message"}'
 
-    async def handled() -> float:
-        return (await read_metrics(bot_port)).get(handled_key, 0.0) - metrics_before.get(handled_key, 0.0)
+    async def expected() -> float:
+        """The connector's count once every message handled in this round got its nudge."""
+        samples = await read_metrics(bot_port)
+        return delivered_before + samples.get(handled_key, 0.0) - metrics_before.get(handled_key, 0.0)
 
-    result["drain_s"] = await watch.drain(handled)
+    result["drain_s"] = await watch.drain(expected)
     cpu_after = cpu_seconds(bot.pid)
     metrics_after = await read_metrics(bot_port)
     result["delivered"] = watch.delivered - delivered_before
@@ -783,11 +789,13 @@ async def run(options: argparse.Namespace) -> int:
                     bot, bare, bot_port, bare_port, openid, options, wrk, watch, connector_url, entra
                 )
     finally:
-        for process in (bot, bare, *helpers):
-            if process.returncode is None:
-                process.terminate()
-        for process in (bot, bare, *helpers):
-            await asyncio.wait_for(process.wait(), 15)
+        # the bot first: it sends what is still queued when it stops, so the connector must be up
+        for group in ((bot, bare), helpers):
+            for process in group:
+                if process.returncode is None:
+                    process.terminate()
+            for process in group:
+                await asyncio.wait_for(process.wait(), 20)
         await openid.close()
         await entra.stop()
         shutil.rmtree(work_dir, ignore_errors=True)
