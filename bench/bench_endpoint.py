@@ -6,7 +6,8 @@ Starts, in this one command: the OpenID/JWKS stand-in and the HTTPS Entra stand-
 process), the bot as a subprocess (``app.py`` once ``bot.service.build_services`` exists, else the
 same app around an event handler that does nothing, which the output says),
 ``bench/bare_handler.py`` as a subprocess and, for the nudge phase, the fake Bot Connector over
-HTTPS (``tests.harness.fake_connector``) as a subprocess next to the load generator. The servers
+HTTPS (``tests.harness.fake_connector``) and the Graph stand-in (the department of each new sender)
+as subprocesses next to the load generator. The servers
 are driven by ``wrk`` (installed with apt-get when missing; a Python load generator in another
 process otherwise) over loopback with signed Teams channel messages, alternating bare/bot rounds.
 
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -50,8 +52,10 @@ TARGET_RATIO = 0.5
 NUDGE_TARGET_RATIO = 0.25
 BOT_SECRET = "bench-secret"
 MARKER = "@@N@@"
+PERSON_MARKER = "@@P@@"  # becomes the request's number modulo PEOPLE: a realistic pool of senders
+PEOPLE = 1000
 """Replaced in every request body by the request's counter (12 digits, zero-padded)."""
-OFFSET_STRIDE = 10_000_000
+OFFSET_STRIDE = 1_000_000
 """Each load run numbers its requests from a fresh multiple of this: no id repeats across runs."""
 DRAIN_IDLE_S = 2.0
 DRAIN_TIMEOUT_S = 120.0
@@ -81,9 +85,12 @@ while true do
   start = last + 1
 end
 local counter = %(offset)d
+local people = %(people)d
 request = function()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, table.concat(parts, string.format("%%012d", counter)))
+  local body = table.concat(parts, string.format("%%012d", counter))
+  body = string.gsub(body, "@@P@@", string.format("%%012d", counter %% people))
+  return wrk.format(nil, nil, nil, body)
 end
 done = function(summary, latency, requests)
   local non2xx = summary.errors.status
@@ -101,12 +108,17 @@ def channel_message(
     """A Teams channel message as the channel posts it; ``MARKER`` in it becomes the request's number.
 
     The activity id always carries the marker (each request is a new message). With
-    ``distinct_people`` the sender and the conversation (thread) carry it too, so that neither the
-    daily nudge caps (per person and rule) nor the per-conversation send pacing (~7/s) apply.
+    ``distinct_people`` the conversation (thread) carries it too, so that Teams' per-conversation
+    send pacing (~7/s) does not apply, and the sender is one of ``PEOPLE`` staff (the bot runs
+    with high daily caps, so each message is nudged; departments are looked up once a person).
     """
     sender_id, sender_aad, thread = "29:1bench-user", "11111111-2222-3333-4444-555555555555", "1700000000001"
     if distinct_people:
-        sender_id, sender_aad, thread = f"29:1bench-{MARKER}", f"00000000-0000-4000-8000-{MARKER}", MARKER
+        sender_id, sender_aad, thread = (
+            f"29:1bench-{PERSON_MARKER}",
+            f"00000000-0000-4000-8000-{PERSON_MARKER}",
+            MARKER,
+        )
     return {
         "type": "message",
         "id": MARKER,
@@ -199,7 +211,9 @@ def ensure_wrk() -> str | None:
     return shutil.which("wrk")
 
 
-_offsets = iter(range(OFFSET_STRIDE, 10**12, OFFSET_STRIDE))
+# a random start per command, so that a second command against a kept database (DATABASE_URL)
+# does not meet the first one's ids, daily caps and claims
+_offsets = iter(range(random.randrange(1, 9000) * 10**8, 10**12, OFFSET_STRIDE))
 
 
 async def drive(
@@ -223,6 +237,7 @@ async def drive(
             **{name: lua_string(str(path)) for name, path in paths.items()},
             "marker": lua_string(MARKER),
             "offset": offset,
+            "people": PEOPLE,
         }
     )
     try:
@@ -271,7 +286,8 @@ async def python_load(url: str, seconds: float, connections: int) -> None:
         nonlocal errors
         headers = {"Content-Type": "application/json", "Authorization": authorization}
         while time.perf_counter() < deadline:
-            body = f"{next(counter):012d}".join(parts).encode()
+            number = next(counter)
+            body = f"{number:012d}".join(parts).replace(PERSON_MARKER, f"{number % PEOPLE:012d}").encode()
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()
@@ -738,6 +754,8 @@ async def run(options: argparse.Namespace) -> int:
         "ALLOWED_TENANT_IDS": TENANT_ID,
         "GRAPH_BASE_URL": graph_base_url,
         "OUTBOUND_GLOBAL_RATE": "100000",
+        "NUDGE_PER_RULE_DAILY_CAP": "100",
+        "NUDGE_DAILY_CAP": "100",
         "OUTBOUND_QUEUE_SIZE": "100000",
         "PORT": str(bot_port),
         "HOST": "127.0.0.1",

@@ -122,6 +122,7 @@ class _WriteJob:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    durable: bool = True
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -144,13 +145,13 @@ class _SqliteWriter:
         self._thread.start()
 
     def submit(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, durable: bool = True
     ) -> asyncio.Future[Any]:
         if self._stopped:
             raise RuntimeError("the database is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._jobs.put(_WriteJob(loop, future, fn, args, kwargs))
+        self._jobs.put(_WriteJob(loop, future, fn, args, kwargs, durable))
         return future
 
     def stop(self) -> None:
@@ -184,18 +185,30 @@ class _SqliteWriter:
 
     def _commit(self, batch: list[_WriteJob]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
+        # FULL syncs the WAL at commit (survives power loss); NORMAL, for batches of relaxed
+        # writes only, is still atomic and survives a crash of the process, and saves the fsync.
+        relaxed = not any(job.durable for job in batch)
         try:
-            with self._engine.begin() as conn:
-                if len(batch) == 1:
-                    job = batch[0]
-                    outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
-                else:
-                    for job in batch:
-                        try:
-                            with conn.begin_nested():
-                                outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
-                        except Exception as error:  # handed to that caller; the others go on
-                            outcomes.append((False, error))
+            with self._engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                if relaxed:  # only outside a transaction may the level change
+                    raw.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    with conn.begin():
+                        if len(batch) == 1:
+                            job = batch[0]
+                            outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
+                        else:
+                            for job in batch:
+                                try:
+                                    with conn.begin_nested():
+                                        outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
+                                except Exception as error:  # handed to that caller; the others go on
+                                    outcomes.append((False, error))
+                finally:
+                    if relaxed:
+                        raw.execute("PRAGMA synchronous=FULL")
         except Exception as error:  # BEGIN or COMMIT failed: nothing of the batch is stored
             return [(False, error)] * len(batch)
         return outcomes
@@ -278,6 +291,23 @@ class Database:
                 return await conn.run_sync(fn, *args, **kwargs)
         assert self._writer is not None
         result: T = await self._writer.submit(fn, args, kwargs)
+        return result
+
+    async def write_relaxed(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Like ``write``, for records whose loss in a power failure does no harm (handled-once
+        markers, nudge caps, sent-nudge records): atomic and safe when the process is killed,
+        but the commit does not wait for the disk (SQLite synchronous=NORMAL, PostgreSQL
+        synchronous_commit=off). Never use it for nominations or anything people submitted.
+        """
+        self._check_open()
+        if self._async_engine is not None:
+            async with self._async_engine.begin() as conn:
+                await conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+                return await conn.run_sync(fn, *args, **kwargs)
+        assert self._writer is not None
+        result: T = await self._writer.submit(fn, args, kwargs, durable=False)
         return result
 
     async def read(

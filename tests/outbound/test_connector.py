@@ -207,3 +207,13 @@ def test_global_cap_applies_across_conversations() -> None:
     limiter = SendLimiter(RateLimits(global_rate=10, global_burst=2), clock=lambda: clock[0])
     delays = [limiter.reserve(f"c{i}") for i in range(5)]
     assert delays == pytest.approx([0.0, 0.0, 0.1, 0.2, 0.3])
+
+
+async def test_the_given_limiter_and_retry_policy_are_kept() -> None:
+    """An unused SendLimiter is empty (falsy); it must not be swapped for the default one."""
+    limiter = SendLimiter(RateLimits(global_rate=1234.0, global_burst=1234.0))
+    retry = RetryPolicy(max_attempts=2)
+    async with aiohttp.ClientSession() as session:
+        client = ConnectorClient(session, None, limiter=limiter, retry=retry)
+        assert client.limiter is limiter
+        assert client.retry is retry

@@ -184,3 +184,18 @@ def test_message_path_tables_have_no_place_for_text_or_names(table: str) -> None
         "user_name",
         "user_id",
     }
+
+
+async def test_relaxed_writes_land_and_leave_commits_durable(tmp_path: Path) -> None:
+    """A relaxed write (no fsync at commit) is stored, and later commits are synced again."""
+    db = Database.connect(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        await db.migrate()
+        assert await db.activity_claims.claim("relaxed-1")  # relaxed
+        assert not await db.activity_claims.claim("relaxed-1")
+        levels = await asyncio.gather(
+            *(db.write(lambda conn: conn.exec_driver_sql("PRAGMA synchronous").scalar()) for _ in range(5))
+        )
+        assert set(levels) == {2}  # FULL
+    finally:
+        await db.close()

@@ -55,14 +55,14 @@ class SqlActivityClaims(SqlRepository):
 
     async def claim(self, key: str) -> bool:
         """True only for the first caller (any replica) to claim ``key``."""
-        return await self._db.write(_claim_one, key, utcnow())
+        return await self._db.write_relaxed(_claim_one, key, utcnow())
 
     async def claim_many(self, keys: Iterable[str]) -> set[str]:
         """Claim a batch in one statement; return the keys this call claimed first."""
         wanted = unique_in_order(keys)
         if not wanted:
             return set()
-        return await self._db.write(_claim_many, wanted, utcnow())
+        return await self._db.write_relaxed(_claim_many, wanted, utcnow())
 
     async def purge_older_than(self, days: int) -> int:
         """Forget claims older than ``days`` days; return how many were removed."""

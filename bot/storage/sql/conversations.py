@@ -56,7 +56,7 @@ class SqlConversationStore(SqlRepository):
         values: dict[str, Any] = {name: getattr(ref, name) for name in _REF_COLUMNS}
         values["user_aad_id"] = user_aad_id
         values["updated_at"] = utcnow()
-        await self._db.write(_remember, values)
+        await self._db.write_relaxed(_remember, values)
 
     async def get(self, conversation_id: str) -> ConversationRef | None:
         """The stored reference, or None."""

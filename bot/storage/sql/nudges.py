@@ -179,13 +179,13 @@ class SqlNudgeState(SqlRepository):
         wanted = unique_in_order(rule_ids)
         if not wanted or per_rule_cap <= 0 or overall_cap <= 0:
             return []
-        return await self._db.write(_reserve, user_key, wanted, day, per_rule_cap, overall_cap)
+        return await self._db.write_relaxed(_reserve, user_key, wanted, day, per_rule_cap, overall_cap)
 
     async def release(self, user_key: str, rule_ids: Sequence[str], day: date) -> None:
         """Give back a reservation whose nudge could not be sent."""
         wanted = unique_in_order(rule_ids)
         if wanted:
-            await self._db.write(_release, user_key, wanted, day)
+            await self._db.write_relaxed(_release, user_key, wanted, day)
 
     async def snooze_until(self, user_key: str, until: date) -> None:
         """No nudges for this user up to and including ``until``."""
@@ -276,7 +276,7 @@ class SqlNudgeState(SqlRepository):
             )
             .on_conflict_do_nothing(index_elements=["nudge_id"])
         )
-        await self._db.write(execute, stmt)
+        await self._db.write_relaxed(execute, stmt)
 
     async def find_nudge_for_message(
         self, conversation_id: str, message_activity_id: str
@@ -305,7 +305,7 @@ class SqlNudgeState(SqlRepository):
             .where(t.c.nudge_id == nudge_id, t.c.withdrawn_at.is_(None))
             .values(withdrawn_at=at or utcnow())
         )
-        return bool(await self._db.write(rowcount, stmt))
+        return bool(await self._db.write_relaxed(rowcount, stmt))
 
     async def record_event(self, user_key: str, conversation_id: str, kind: str, at: datetime) -> None:
         """Remember the latest time of a small per-user event."""
@@ -315,7 +315,7 @@ class SqlNudgeState(SqlRepository):
         stmt = stmt.on_conflict_do_update(
             index_elements=["user_key", "conversation_id", "kind"], set_={"at": stmt.excluded.at}
         )
-        await self._db.write(execute, stmt)
+        await self._db.write_relaxed(execute, stmt)
 
     async def last_event(self, user_key: str, conversation_id: str, kind: str) -> datetime | None:
         """When the event was last recorded, or None."""

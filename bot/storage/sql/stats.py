@@ -52,7 +52,7 @@ class SqlStatsCounters(SqlRepository):
         # Sorted, so that two replicas upserting overlapping keys lock rows in the same order.
         values = [dict(zip(_KEY, key, strict=True), n=n) for key, n in sorted(summed.items()) if n]
         if values:
-            await self._db.write(_add, values)
+            await self._db.write_relaxed(_add, values)
 
     async def query(self, since: date, until: date, filters: StatsFilter | None = None) -> list[StatsRow]:
         """Stored rows with ``since <= day <= until`` matching the filters, ordered by day."""
@@ -87,7 +87,7 @@ class SqlDistinctUsers(SqlRepository):
             {"day": d, "metric": m, "dimension": dim, "user_hash": h} for d, m, dim, h in sorted(set(rows))
         ]
         if values:
-            await self._db.write(_add_users, values)
+            await self._db.write_relaxed(_add_users, values)
 
     async def count(self, since: date, until: date, metric: str, dimension: str | None = None) -> int:
         """Distinct users over the period (all dimensions when ``dimension`` is None)."""

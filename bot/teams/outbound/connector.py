@@ -80,8 +80,9 @@ class ConnectorClient:
         """``tokens`` None means local mode: no Authorization header is sent."""
         self._session = session
         self._tokens = tokens
-        self.limiter = limiter or SendLimiter()
-        self.retry = retry or RetryPolicy()
+        # `is None`, not `or`: an unused SendLimiter is empty, so falsy, and would be replaced
+        self.limiter = limiter if limiter is not None else SendLimiter()
+        self.retry = retry if retry is not None else RetryPolicy()
         self._calls = calls_counter
         self._retries = retries_counter
         self._is_trusted = is_trusted_service_url
