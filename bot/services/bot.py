@@ -56,6 +56,7 @@ class BotService:
         self._howto_urls = howto_urls or {}
         self._portal_url = portal_url
         self._is_admin = is_admin
+        self._remembered: set[tuple[str, str | None, str]] = set()
         self._commands: dict[str, CommandHandler] = {
             "help": self._help,
             "rules": self._rules_command,
@@ -66,6 +67,20 @@ class BotService:
         actions.add(verbs.COMMAND_SETTINGS, self._settings_action)
         nudges.register(actions)
 
+    async def _remember_personal(self, message: IncomingMessage) -> None:
+        """Store the person's 1:1 chat (for proactive cards) once, not on every message."""
+        key = (
+            message.conversation.conversation_id,
+            message.sender.aad_object_id,
+            message.conversation.service_url,
+        )
+        if key in self._remembered:
+            return
+        await self._conversations.remember(message.conversation, user_aad_id=message.sender.aad_object_id)
+        if len(self._remembered) >= 50_000:
+            self._remembered.clear()
+        self._remembered.add(key)
+
     def add_command(self, name: str, handler: CommandHandler) -> None:
         """Register another command (the WG nomination service adds the admin commands)."""
         self._commands[name] = handler
@@ -75,7 +90,7 @@ class BotService:
     async def on_message(self, message: IncomingMessage) -> Sequence[Outgoing]:
         """A command gets its card; any other message is checked against the rules."""
         if message.conversation.kind == "personal" and not message.is_edit:
-            await self._conversations.remember(message.conversation, user_aad_id=message.sender.aad_object_id)
+            await self._remember_personal(message)
         command = None if message.is_edit else parse_command(message)
         if command is not None:
             handler = self._commands.get(command.name)
