@@ -102,4 +102,3 @@ def test_greeting_only(text: str, spans: list[tuple[int, int]], expected: bool) 
 )
 def test_questions(text: str, expected: bool) -> None:
     assert looks_like_question(text) is expected
-
