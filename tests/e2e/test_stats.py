@@ -45,7 +45,10 @@ def database_bytes(path: Path) -> bytes:
 
 
 async def test_messages_are_counted_and_no_text_is_stored(tmp_path: Path, test_ca: TestCA) -> None:
-    stack = await start_stack(tmp_path, test_ca, STATS_FLUSH_INTERVAL_SECONDS="3600")
+    stack = await start_stack(
+        tmp_path, test_ca, STATS_FLUSH_INTERVAL_SECONDS="3600", DEPARTMENT_LOOKUP_TIMEOUT_SECONDS="5"
+    )
+    stack.graph.add_user(ALICE.aad, "情報政策課")  # BOB has no department in Entra
     try:
         for index, (text, kind) in enumerate(MESSAGES):
             sender = ALICE if index % 2 else BOB
@@ -65,7 +68,14 @@ async def test_messages_are_counted_and_no_text_is_stored(tmp_path: Path, test_c
             row[0]
             for row in db.execute("select distinct rule_id from stats_daily where metric = 'rule_hits'")
         }
+        departments = dict(
+            db.execute(
+                "select department, sum(n) from stats_daily where metric = 'messages' group by department"
+            ).fetchall()
+        )
     assert counts["messages"] == len(MESSAGES)
+    # departments come from Entra through Graph (msal app token), unknown ones as 未設定
+    assert departments == {"情報政策課": 3, "未設定": 3}
     assert {
         "formulaic-greeting",
         "written-ack",
