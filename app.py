@@ -91,6 +91,7 @@ def main() -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin is noise
     log.info("starting on %s:%d (%s)", settings.host, settings.port, settings.environment)
     web.run_app(build_app(settings), host=settings.host, port=settings.port, access_log=None, print=None)
     return 0

@@ -906,26 +906,21 @@ class NominationService:
             values = {k: v for k, v in action.data.items() if isinstance(v, str) and k != "verb"}
             return InvokeResult(card=self._form(campaign, department, None, duplicates, values)), ()
         key = _idempotency_key(action, f"nom:{stored.id}:{department.code}")
-        # One transaction per WG, queued together so that SQLite commits them as one group.
-        outcomes = await asyncio.gather(
-            *(
-                self._repo.submit(
-                    stored.id,
-                    department.code,
-                    wg.id,
-                    stored_nominees(parsed.for_wg(wg.id)),
-                    by=submitter,
-                    idempotency_key=f"{key}:{wg.id}",
-                    now=now,
-                )
-                for wg in self._wgs_for(campaign, department)
-            ),
-            return_exceptions=True,
-        )
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
-        if any(not isinstance(f, CampaignClosed) for f in failures):
-            raise next(f for f in failures if not isinstance(f, CampaignClosed))
-        if failures:
+        # The whole form in one transaction (one job for SQLite's group-committing writer):
+        # either every WG is stored, or none is.
+        try:
+            await self._repo.submit_form(
+                stored.id,
+                department.code,
+                [
+                    (wg.id, stored_nominees(parsed.for_wg(wg.id)))
+                    for wg in self._wgs_for(campaign, department)
+                ],
+                by=submitter,
+                idempotency_key=key,
+                now=now,
+            )
+        except CampaignClosed:
             values = {k: v for k, v in action.data.items() if isinstance(v, str) and k != "verb"}
             errors = {FORM_ERROR: MSG_CLOSED}
             return InvokeResult(card=self._form(campaign, department, None, errors, values)), ()

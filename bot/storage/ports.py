@@ -458,6 +458,24 @@ class Nominations(Protocol):
         """
         ...
 
+    async def submit_form(
+        self,
+        campaign_id: str,
+        department_code: str,
+        nominees_by_wg: Sequence[tuple[str, Sequence[Nominee]]],
+        *,
+        by: str,
+        idempotency_key: str,
+        now: datetime | None = None,
+    ) -> list[tuple[Submission, bool]]:
+        """Store a department's form, ``(wg_id, nominees)`` per WG, all in one transaction.
+
+        Per WG it does what ``submit`` does with the key ``f"{idempotency_key}:{wg_id}"``, and
+        returns ``(submission, created)`` in the given order; if anything raises
+        (``CampaignClosed``, ``NotFound``) nothing of the form is stored.
+        """
+        ...
+
     async def edit(
         self,
         submission_id: str,

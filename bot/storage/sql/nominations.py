@@ -199,6 +199,22 @@ def _open_campaign(conn: sa.Connection, campaign_id: str, wg_id: str | None, now
     return campaign
 
 
+def _audit_row(
+    campaign_id: str, entity_id: str, action: str, actor: str, at: datetime, before: Any, after: Any
+) -> dict[str, Any]:
+    """The parameters of one submission audit row."""
+    return {
+        "campaign_id": campaign_id,
+        "entity": "submission",
+        "entity_id": entity_id,
+        "action": action,
+        "actor": actor,
+        "at": at,
+        "before": _audit_image(before) if before is not None else None,
+        "after": _audit_image(after) if after is not None else None,
+    }
+
+
 def _audit(
     conn: sa.Connection,
     campaign_id: str,
@@ -334,6 +350,99 @@ def _submit(
     stored = _replace_nominees(conn, _load_submission(conn, existing_id), nominees, by, now)
     _finish_action(conn, key, stored.id)
     return stored, True
+
+
+_SUBMISSION_OF_WG = (
+    sa.select(submissions)
+    .where(
+        submissions.c.campaign_id == sa.bindparam("campaign_id"),
+        submissions.c.department_code == sa.bindparam("department_code"),
+        submissions.c.wg_id == sa.bindparam("wg_id"),
+    )
+    .with_for_update()
+)
+_SUBMISSION_BY_ID = sa.select(submissions).where(submissions.c.id == sa.bindparam("sid"))
+_REPLACE_NOMINEES = (
+    sa.update(submissions)
+    .where(submissions.c.id == sa.bindparam("sid"))
+    .values(
+        nominees=sa.bindparam("new_nominees", type_=submissions.c.nominees.type),
+        status="submitted",
+        version=submissions.c.version + 1,
+        submitted_by=sa.bindparam("by"),
+        updated_at=sa.bindparam("now", type_=submissions.c.updated_at.type),
+    )
+    .returning(*submissions.c)
+)
+
+
+def _submit_form(
+    conn: sa.Connection,
+    campaign_id: str,
+    department_code: str,
+    nominees_by_wg: Sequence[tuple[str, Sequence[Nominee]]],
+    by: str,
+    key: str,
+    now: datetime,
+) -> list[tuple[Submission, bool]]:
+    """Every WG of one department form in one transaction: all stored, or none.
+
+    Each WG keeps its own idempotency key (``key:wg``), so a repeated form changes nothing
+    and a repeat still answers after the deadline. Statements have fixed shapes (compiled
+    once); the audit rows go in one executemany at the end.
+    """
+    checked = False
+    outcomes: list[tuple[Submission, bool]] = []
+    audit_rows: list[dict[str, Any]] = []
+    for wg_id, nominees in nominees_by_wg:
+        where = {"campaign_id": campaign_id, "department_code": department_code, "wg_id": wg_id}
+        # Locked first: a concurrent form of the same department waits here (PostgreSQL).
+        row = conn.execute(_SUBMISSION_OF_WG, where).first()
+        entity_id = row.id if row is not None else _new_id()
+        previous = _claim_action(conn, f"{key}:{wg_id}", "submission", entity_id, now)
+        if previous is not None:
+            found = conn.execute(_SUBMISSION_BY_ID, {"sid": previous}).first()
+            if found is None:
+                raise NotFound("submission", previous)
+            outcomes.append((_submission(found), False))
+            continue
+        if not checked:
+            _open_campaign(conn, campaign_id, None, now)
+            if conn.execute(_DEPARTMENT_EXISTS, {"code": department_code}).first() is None:
+                raise NotFound("department", department_code)
+            checked = True
+        stored_nominees = [_nominee_dict(n) for n in nominees]
+        if row is None:
+            new = Submission(
+                id=entity_id,
+                campaign_id=campaign_id,
+                department_code=department_code,
+                wg_id=wg_id,
+                nominees=tuple(nominees),
+                status="submitted",
+                version=1,
+                submitted_by=by,
+                created_at=now,
+                updated_at=now,
+            )
+            values = {f.name: getattr(new, f.name) for f in fields(new)}
+            values["nominees"] = stored_nominees
+            if conn.execute(_INSERT_SUBMISSION[conn.dialect.name], values).first() is not None:
+                audit_rows.append(_audit_row(campaign_id, entity_id, "submit", by, now, None, new))
+                outcomes.append((new, True))
+                continue
+            # Another replica inserted it since we looked (under another key): replace theirs.
+            row = conn.execute(_SUBMISSION_OF_WG, where).one()
+            _finish_action(conn, f"{key}:{wg_id}", row.id)
+        before = _submission(row)
+        params = {"sid": before.id, "new_nominees": stored_nominees, "by": by, "now": now}
+        after = _submission(conn.execute(_REPLACE_NOMINEES, params).one())
+        action = "submit" if before.status == "withdrawn" else "edit"
+        audit_rows.append(_audit_row(campaign_id, before.id, action, by, now, before, after))
+        outcomes.append((after, True))
+    if audit_rows:
+        conn.execute(_INSERT_AUDIT, audit_rows)
+    return outcomes
 
 
 def _edit(
@@ -655,6 +764,24 @@ class SqlNominations(SqlRepository):
             by,
             idempotency_key,
             now or utcnow(),
+        )
+
+    async def submit_form(
+        self,
+        campaign_id: str,
+        department_code: str,
+        nominees_by_wg: Sequence[tuple[str, Sequence[Nominee]]],
+        *,
+        by: str,
+        idempotency_key: str,
+        now: datetime | None = None,
+    ) -> list[tuple[Submission, bool]]:
+        """Store a whole department form (several WGs) in one transaction."""
+        items = [(wg_id, tuple(nominees)) for wg_id, nominees in nominees_by_wg]
+        if not items:
+            return []
+        return await self._db.write(
+            _submit_form, campaign_id, department_code, items, by, idempotency_key, now or utcnow()
         )
 
     async def edit(
