@@ -26,7 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,11 +143,9 @@ def invoke_activity(verb: str, department: Department, data: dict[str, Any], act
 @dataclass
 class Endpoint:
     url: str
-    session: aiohttp.ClientSession
     runner: web.AppRunner
 
     async def close(self) -> None:
-        await self.session.close()
         await self.runner.cleanup()
 
 
@@ -169,8 +167,138 @@ async def start_endpoint(service: NominationService, actions: ActionRegistry, db
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = runner.addresses[0][1]
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
-    return Endpoint(f"http://127.0.0.1:{port}/api/messages", session, runner)
+    return Endpoint(f"http://127.0.0.1:{port}/api/messages", runner)
+
+
+@dataclass
+class PlannedDepartment:
+    """What the load needs of a department: who submits which WGs, and the card they got."""
+
+    index: int
+    code: str
+    contact: str
+    wg_ids: list[str]
+    request_card: dict[str, Any]
+
+    @property
+    def department(self) -> Department:
+        return Department(self.code, self.code, (self.contact,))
+
+
+@dataclass
+class LoadPlan:
+    campaign_id: str
+    rounds: int
+    departments: list[PlannedDepartment]
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> LoadPlan:
+        data = json.loads(raw)
+        return cls(data["campaign_id"], data["rounds"], [PlannedDepartment(**d) for d in data["departments"]])
+
+
+Click = Callable[[str, Department, dict[str, Any], str], Awaitable[Any]]
+
+
+async def drive(click: Click, plan: LoadPlan) -> float:
+    """Every department submits its form at once, ``plan.rounds`` times; the timed seconds.
+
+    Each submission arrives twice at once (a double click) and, after the timed part of the
+    round, once more (a Teams retry after a timeout). Rounds after the first start from the
+    form the receipt's 変更する opens (outside the timing).
+    """
+    forms: dict[str, dict[str, Any]] = {p.code: p.request_card for p in plan.departments}
+    sent: dict[str, tuple[dict[str, Any], str]] = {}
+
+    def values(planned: PlannedDepartment, round_no: int) -> dict[str, str]:
+        data: dict[str, str] = {}
+        for wg_index, wg_id in enumerate(planned.wg_ids):
+            data[nominee_field(wg_id, 1, "name")] = f"職員{planned.index}-{wg_index}"
+            data[nominee_field(wg_id, 1, "aad")] = person(planned.index, wg_index)
+            data[nominee_field(wg_id, 1, "position")] = "主任"
+            data[nominee_field(wg_id, 1, "status")] = "new"
+            data[nominee_field(wg_id, 1, "note")] = f"第{round_no}回"
+        return data
+
+    async def submit(planned: PlannedDepartment, round_no: int) -> None:
+        card = forms[planned.code]
+        submit_data = next(a["data"] for a in card["actions"] if a["verb"] == verbs.NOMINATION_SUBMIT)
+        data = {k: v for k, v in submit_data.items() if k != "verb"} | values(planned, round_no)
+        activity = f"{planned.code}-{round_no}"
+        sent[planned.code] = (data, activity)
+        department = planned.department
+        first, second = await asyncio.gather(
+            click(verbs.NOMINATION_SUBMIT, department, data, activity),
+            click(verbs.NOMINATION_SUBMIT, department, data, activity),  # a double click
+        )
+        for answer in (first, second):
+            assert "受け付けました" in str(answer), str(answer)[:300]
+
+    async def late_retry(planned: PlannedDepartment) -> None:
+        """Teams redelivering after a timeout: reaches the storage, whose key must hold."""
+        data, activity = sent[planned.code]
+        answer = await click(verbs.NOMINATION_SUBMIT, planned.department, data, activity)
+        assert "受け付けました" in str(answer), str(answer)[:300]
+
+    async def edit_form(planned: PlannedDepartment) -> None:
+        """What the receipt's 変更する answers: a fresh form."""
+        data = {"campaign_id": plan.campaign_id, "department_code": planned.code}
+        forms[planned.code] = await click(verbs.NOMINATION_EDIT, planned.department, data, "e")
+
+    seconds = 0.0
+    for round_no in range(1, plan.rounds + 1):
+        if round_no > 1:
+            await asyncio.gather(*(edit_form(p) for p in plan.departments))
+        started = time.perf_counter()
+        await asyncio.gather(*(submit(p, round_no) for p in plan.departments))
+        seconds += time.perf_counter() - started
+        await asyncio.gather(*(late_retry(p) for p in plan.departments))  # not timed
+    return seconds
+
+
+async def drive_endpoint(url: str, plan: LoadPlan) -> float:
+    """``drive`` with every click an invoke POSTed to the endpoint."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
+
+        async def post(verb: str, department: Department, data: dict[str, Any], activity: str) -> Any:
+            body = invoke_activity(verb, department, data, activity)
+            async with session.post(url, data=body, headers=JSON) as response:
+                assert response.status == 200, await response.text()
+                return (await response.json())["value"]
+
+        return await drive(post, plan)
+
+
+async def load_from_other_process(url: str, plan: LoadPlan) -> float:
+    """Run ``drive_endpoint`` in a child process, so that the client does not share our CPU.
+
+    On the same event loop the HTTP client's work (building, sending and parsing requests)
+    competes with the server it measures; a real Teams load comes from elsewhere.
+    """
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.bench_nominations",
+        "--load-client",
+        url,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate(plan.to_json())
+    if child.returncode != 0:
+        raise RuntimeError(f"the load process failed (exit {child.returncode})")
+    return float(json.loads(out)["seconds"])
+
+
+def load_client(url: str) -> int:
+    """The child side of ``load_from_other_process``: the plan on stdin, the seconds on stdout."""
+    plan = LoadPlan.from_json(sys.stdin.buffer.read())
+    seconds = asyncio.run(drive_endpoint(url, plan))
+    print(json.dumps({"seconds": seconds}))
+    return 0
 
 
 async def run(url: str, backend: str, rounds: int, via: str = "service") -> Result:
@@ -217,71 +345,28 @@ async def run(url: str, backend: str, rounds: int, via: str = "service") -> Resu
         result, _ = await actions.dispatch(action)
         return result.card
 
-    async def post(verb: str, department: Department, data: dict[str, Any], activity: str) -> Any:
-        assert endpoint is not None
-        body = invoke_activity(verb, department, data, activity)
-        async with endpoint.session.post(endpoint.url, data=body, headers=JSON) as response:
-            assert response.status == 200, await response.text()
-            return (await response.json())["value"]
-
-    endpoint = await start_endpoint(service, actions, db) if via == "endpoint" else None
-    click = post if via == "endpoint" else dispatch
-
-    def values(index: int, department: Department, round_no: int) -> dict[str, str]:
-        data: dict[str, str] = {}
-        for wg_index, wg in enumerate(wgs_of[department.code]):
-            data[nominee_field(wg.id, 1, "name")] = f"職員{index}-{wg_index}"
-            data[nominee_field(wg.id, 1, "aad")] = person(index, wg_index)
-            data[nominee_field(wg.id, 1, "position")] = "主任"
-            data[nominee_field(wg.id, 1, "status")] = "new"
-            data[nominee_field(wg.id, 1, "note")] = f"第{round_no}回"
-        return data
-
-    async def form_data(department: Department) -> dict[str, Any]:
-        """The submit data of the form the contact has: the request card first, then the receipt's 変更する."""
-        card = forms.get(department.code) or sender.cards[department.contacts[0]]
-        return next(a["data"] for a in card["actions"] if a["verb"] == verbs.NOMINATION_SUBMIT)
-
-    forms: dict[str, dict[str, Any]] = {}
-
-    async def submit(index: int, department: Department, round_no: int) -> None:
-        submit_data = await form_data(department)
-        data = {k: v for k, v in submit_data.items() if k != "verb"} | values(index, department, round_no)
-        activity = f"{department.code}-{round_no}"
-        sent[department.code] = (data, activity)
-        first, second = await asyncio.gather(
-            click(verbs.NOMINATION_SUBMIT, department, data, activity),
-            click(verbs.NOMINATION_SUBMIT, department, data, activity),  # a double click
-        )
-        for answer in (first, second):
-            assert "受け付けました" in str(answer), str(answer)[:300]
-
-    sent: dict[str, tuple[dict[str, Any], str]] = {}
-
-    async def late_retry(department: Department) -> None:
-        """Teams redelivering after a timeout: reaches the storage, whose key must hold."""
-        data, activity = sent[department.code]
-        answer = await click(verbs.NOMINATION_SUBMIT, department, data, activity)
-        assert "受け付けました" in str(answer), str(answer)[:300]
-
-    async def edit_form(department: Department) -> None:
-        """What the receipt's 変更する answers: a fresh form (outside the timing)."""
-        opened = await click(
-            verbs.NOMINATION_EDIT,
-            department,
-            {"campaign_id": campaign_id, "department_code": department.code},
-            "e",
-        )
-        forms[department.code] = opened
-
-    seconds = 0.0
-    for round_no in range(1, rounds + 1):
-        if round_no > 1:
-            await asyncio.gather(*(edit_form(d) for d in departments))
-        started = time.perf_counter()
-        await asyncio.gather(*(submit(i, d, round_no) for i, d in enumerate(departments, start=1)))
-        seconds += time.perf_counter() - started
-        await asyncio.gather(*(late_retry(d) for d in departments))  # not timed
+    plan = LoadPlan(
+        campaign_id=campaign_id,
+        rounds=rounds,
+        departments=[
+            PlannedDepartment(
+                index=i,
+                code=d.code,
+                contact=d.contacts[0],
+                wg_ids=[wg.id for wg in wgs_of[d.code]],
+                request_card=sender.cards[d.contacts[0]],
+            )
+            for i, d in enumerate(departments, start=1)
+        ],
+    )
+    if via == "endpoint":
+        endpoint = await start_endpoint(service, actions, db)
+        try:
+            seconds = await load_from_other_process(endpoint.url, plan)
+        finally:
+            await endpoint.close()
+    else:
+        seconds = await drive(dispatch, plan)
     submissions = len(departments) * rounds  # distinct form submissions (retries excluded)
 
     problems: list[str] = []
@@ -327,8 +412,6 @@ async def run(url: str, backend: str, rounds: int, via: str = "service") -> Resu
     for round_no in range(1, rounds + 1):
         await asyncio.gather(*(write_all(round_no, d, i) for i, d in enumerate(departments, start=1)))
     baseline_seconds = time.perf_counter() - started
-    if endpoint is not None:
-        await endpoint.close()
     await db.close()
     # the baseline counts repository writes; a form is one write per WG it covers
     per_form = writes / submissions
@@ -404,7 +487,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="submissions per department (default 3)")
     parser.add_argument("--postgres", default=PG_ADMIN_URL, help="maintenance database URL")
     parser.add_argument("--no-postgres", action="store_true")
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--load-client", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load_client:
+        return load_client(args.load_client)
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -234,6 +234,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         nudges=nudges,
         conversations=database.conversations,
         actions=actions,
+        claims=database.activity_claims,
         howto_urls=dict(settings.howto_urls),
         portal_url=settings.portal_url or None,
         is_admin=is_admin,

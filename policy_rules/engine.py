@@ -6,21 +6,29 @@ import hashlib
 import json
 import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from policy_rules.errors import MESSAGES, RuleIssue
 from policy_rules.identifiers import AllowSets
 from policy_rules.kinds import compile_patterns
 from policy_rules.loader import load_rule_specs
-from policy_rules.model import Finding, MessageInput
+from policy_rules.model import CONVERSATION_TYPES, Finding, Hit, MessageInput
 from policy_rules.normalize import MatchView, build_view
-from policy_rules.registry import DETECTOR_KINDS
+from policy_rules.registry import DETECTOR_KINDS, DetectorKind
 from policy_rules.schema import Example, Nudge, RuleSpec
 
 logger = logging.getLogger(__name__)
 _QUOTE_MAX = 40
+
+
+_PlanStep = tuple["Rule", Callable[..., Any], Any, AllowSets, DetectorKind]
+
+
+def _position_then_rule(finding: Finding) -> tuple[int, str]:
+    return finding.start, finding.rule_id
 
 
 class _SafeDict(dict[str, str]):
@@ -79,36 +87,45 @@ class Rule:
         for kind, options in self._detectors:
             try:
                 hits = kind.detect(view, message, options, self._allow_sets)
-                if not isinstance(hits, list):
+                if hits.__class__ is not list:
                     hits = list(hits)
             except Exception as exc:  # a broken detector must not take the others down
-                # the message text must never reach the log: type and frames only
-                logger.error(
-                    "detector failed rule=%s kind=%s error=%s\n%s",
-                    self.id,
-                    kind.name,
-                    type(exc).__name__,
-                    "".join(traceback.format_tb(exc.__traceback__)),
-                )
+                self.log_failure(kind, exc)
                 return []
             if not hits:
                 continue
             # the exemption is checked only once something was found: most messages never need it
             if self._unless is not None and self._unless.search(view.text):
                 return []
-            for hit in hits:
-                if hit.view_span:
-                    if self._skip_quoted and view.in_quote(hit.start, hit.end):
-                        continue
-                    if self._allow_phrases is not None and self._allow_phrases.search(
-                        view.text, hit.start, hit.end
-                    ):
-                        continue
-                    start, end = view.to_original(hit.start, hit.end)
-                else:
-                    start, end = hit.start, hit.end
-                quote = hit.label if hit.label is not None else view.original[start:end][:_QUOTE_MAX]
-                findings.append(Finding(self._id, self._severity, start, end, quote, hit.category))
+            findings.extend(self.locate(hits, view))
+        return findings
+
+    def log_failure(self, kind: DetectorKind, exc: BaseException) -> None:
+        """Log a detector's failure without the message text: type and frames only."""
+        logger.error(
+            "detector failed rule=%s kind=%s error=%s\n%s",
+            self.id,
+            kind.name,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+
+    def locate(self, hits: list[Hit], view: MatchView) -> list[Finding]:
+        """Findings for a detector's hits: quoted or allow-listed ones dropped, spans mapped back."""
+        findings: list[Finding] = []
+        for hit in hits:
+            if hit.view_span:
+                if self._skip_quoted and view.in_quote(hit.start, hit.end):
+                    continue
+                if self._allow_phrases is not None and self._allow_phrases.search(
+                    view.text, hit.start, hit.end
+                ):
+                    continue
+                start, end = view.to_original(hit.start, hit.end)
+            else:
+                start, end = hit.start, hit.end
+            quote = hit.label if hit.label is not None else view.original[start:end][:_QUOTE_MAX]
+            findings.append(Finding(self._id, self._severity, start, end, quote, hit.category))
         return findings
 
     def render_nudge(self, finding: Finding) -> dict[str, str]:
@@ -144,6 +161,16 @@ class RuleSet:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._rules = {rule.id: rule for rule in rules}
         self._ordered = tuple(self._rules.values())
+        # per conversation type, the detectors to run, in rule order, with what they need
+        self._plans: dict[str, tuple[_PlanStep, ...]] = {
+            conversation_type: tuple(
+                (rule, kind.detect, options, rule._allow_sets, kind)
+                for rule in self._ordered
+                if conversation_type in rule._types
+                for kind, options in rule._detectors
+            )
+            for conversation_type in CONVERSATION_TYPES
+        }
         canonical = json.dumps(
             [r.spec.model_dump(mode="json") for r in sorted(self._rules.values(), key=lambda r: r.id)],
             ensure_ascii=False,
@@ -162,17 +189,37 @@ class RuleSet:
 
     def evaluate(self, message: MessageInput) -> list[Finding]:
         """Every finding of every applicable rule, ordered by position then rule id."""
-        view: MatchView | None = None
+        plan = self._plans.get(message.conversation_type)
+        if not plan:
+            return []
+        view = build_view(message.text)
         findings: list[Finding] = []
-        conversation_type = message.conversation_type
-        for rule in self._ordered:
-            if conversation_type not in rule._types:
+        finished: set[Rule] | None = None  # rules stopped early by an error or an exemption
+        # one flat loop over (rule, detector) pairs: most detectors find nothing, so the common
+        # path must cost little more than the detector call itself
+        for rule, detect, options, allow, kind in plan:
+            if finished is not None and rule in finished:
                 continue
-            if view is None:
-                view = build_view(message.text)
-            findings.extend(rule.find(view, message))
+            try:
+                hits = detect(view, message, options, allow)
+                if hits.__class__ is not list:
+                    hits = list(hits)
+            except Exception as exc:  # a broken detector must not take the others down
+                rule.log_failure(kind, exc)
+                finished = (finished or set()) | {rule}
+                findings = [f for f in findings if f.rule_id != rule._id]
+                continue
+            if not hits:
+                continue
+            # the exemption is checked only once something was found: most messages never need
+            # it; it cannot have matched for an earlier detector of the rule that found something
+            unless = rule._unless
+            if unless is not None and unless.search(view.text):
+                finished = (finished or set()) | {rule}
+                continue
+            findings.extend(rule.locate(hits, view))
         if len(findings) > 1:
-            findings.sort(key=lambda f: (f.start, f.rule_id))
+            findings.sort(key=_position_then_rule)
         return findings
 
     def fired_rule_ids(self, message: MessageInput) -> list[str]:

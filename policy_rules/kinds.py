@@ -40,32 +40,24 @@ class Prefilter:
     much faster than a regex alternation; anything else stays a regex.
     """
 
-    __slots__ = ("_ascii", "_plain", "_regex")
+    __slots__ = ("_regex", "_words")
 
     def __init__(self, pattern: str) -> None:
         folded = fold_pattern(pattern)
         words = folded.split("|")
         if all(w and not _REGEX_META.search(w) for w in words):
-            has_letter = [any(c.isascii() and c.isalpha() for c in w) for w in words]
-            self._plain = tuple(w for w, letter in zip(words, has_letter, strict=True) if not letter)
-            self._ascii = tuple(w.lower() for w, letter in zip(words, has_letter, strict=True) if letter)
+            # the view is already lower-cased (see policy_rules.normalize), like folded patterns
+            self._words = tuple(words)
             self._regex = None
         else:
-            self._plain, self._ascii = (), ()
+            self._words = ()
             self._regex = re.compile(folded, re.MULTILINE)
 
     def passes(self, view: MatchView) -> bool:
         """True when the detector may find something in this view."""
         if self._regex is not None:
             return self._regex.search(view.text) is not None
-        text = view.text
-        for word in self._plain:
-            if word in text:
-                return True
-        if self._ascii:
-            lower = text.lower()
-            return any(word in lower for word in self._ascii)
-        return False
+        return any(map(view.text.__contains__, self._words))
 
 
 _REGEX_META = re.compile(r"[\\.^$*+?{}\[\]()]")

@@ -105,6 +105,7 @@ class MatchView:
         "_lines",
         "_offsets",
         "_quotes",
+        "_records",
         "_sentences",
         "_stages",
         "original",
@@ -116,7 +117,7 @@ class MatchView:
         original: str,
         text: str,
         offsets: list[int] | None = None,
-        stages: list[_Stage] | None = None,
+        stages: list[_PendingStage] | None = None,
         folded_len: int = 0,
     ) -> None:
         self.original = original
@@ -125,6 +126,7 @@ class MatchView:
         # fast path: the rewrite stages applied after the fold, replayed backwards to map an
         # index without building the whole offset map
         self._stages = stages
+        self._records: list[_Stage] | None = None  # the stages' replacements, found on first use
         self._folded_len = folded_len
         self._identity: bool | None = None
         self._sentences: list[Sentence] | None = None
@@ -146,16 +148,20 @@ class MatchView:
         """Map a [start, end) span of the view back to the original text."""
         if self._stages is not None and self._offsets is None and self.text:
             if self._identity is None:  # did every character fold to exactly one character?
-                self._identity = len(self.original) == self._folded_len and not self.original.translate(
-                    _ODD_TABLE
+                # build_view folded every character of the original, so each odd one is known
+                self._identity = len(self.original) == self._folded_len and (
+                    not _ODD_CHARS or _odd_chars_re().search(self.original) is None
                 )
             if self._identity:
+                records = self._records
+                if records is None:
+                    records = self._records = [_stage_records(*stage) for stage in self._stages]
                 size = len(self.text)
                 if end <= start:
-                    pos = _replay_backwards(self._stages, min(start, size - 1))
+                    pos = _replay_backwards(records, min(start, size - 1))
                     return pos, pos
-                first = _replay_backwards(self._stages, start)
-                return first, _replay_backwards(self._stages, min(end, size) - 1) + 1
+                first = _replay_backwards(records, start)
+                return first, _replay_backwards(records, min(end, size) - 1) + 1
         offsets = self.offsets
         if not offsets:
             return 0, 0
@@ -255,11 +261,30 @@ _LAUGH_GATE_RE = re.compile(r"[wWｗＷ笑]")
 _KAOMOJI_GATE_RE = re.compile(r"[(（]")
 
 
+# Characters whose fold is not exactly one character (emoji → '', ㈱ → (株)), as met so far.
+_ODD_CHARS: set[str] = set()
+_ODD_CHARS_RE: tuple[int, re.Pattern[str]] = (0, re.compile("(?!)"))
+
+
+def _odd_chars_re() -> re.Pattern[str]:
+    """A character class of every odd character met so far (rebuilt when one more is met)."""
+    global _ODD_CHARS_RE
+    count, regex = _ODD_CHARS_RE
+    if count != len(_ODD_CHARS):
+        chars = sorted(tuple(_ODD_CHARS))  # tuple(): a C-level copy, safe against other threads
+        regex = re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+        _ODD_CHARS_RE = (len(chars), regex)
+    return regex
+
+
 class _FoldTable(dict[int, str]):
     """str.translate table filled on first sight of each character."""
 
     def __missing__(self, codepoint: int) -> str:
-        folded = fold_char(chr(codepoint))
+        ch = chr(codepoint)
+        folded = fold_char(ch)
+        if len(folded) != 1:  # recorded before the table entry, so a reader of the entry sees it
+            _ODD_CHARS.add(ch)
         self[codepoint] = folded
         return folded
 
@@ -281,38 +306,38 @@ def build_view(text: str) -> MatchView:
         return build_view_with_offsets(text)
     folded = text.translate(_FOLD_TABLE)
     folded_len = len(folded)
-    stages: list[_Stage] = []
+    stages: list[_PendingStage] = []
     if _ANY_REWRITE_RE.search(folded):
         for pattern, repl, gate in _REWRITES:
             if gate(folded):
-                folded, stage = _rewrite_recording(folded, pattern, repl)
-                stages.append(stage)
+                rewritten = pattern.sub(repl, folded)
+                if rewritten != folded:
+                    # where the replacements happened is worked out only if a finding needs it
+                    stages.append((folded, pattern, repl))
+                    folded = rewritten
     return MatchView(text, folded, None, stages, folded_len)
 
 
+# A rewrite stage as applied: its input text, pattern and replacement.
+_PendingStage = tuple[str, re.Pattern[str], str]
 # One rewrite stage: for each replacement, (output start, replacement length, input start,
 # input end); plus the output starts alone for bisect.
 _Stage = tuple[list[int], list[tuple[int, int, int, int]]]
 
 
-def _rewrite_recording(text: str, pattern: re.Pattern[str], repl: str) -> tuple[str, _Stage]:
-    """pattern.sub(repl, text), also recording where each replacement happened."""
-    parts: list[str] = []
+def _stage_records(text: str, pattern: re.Pattern[str], repl: str) -> _Stage:
+    """Where pattern.sub(repl, text) replaced something, for mapping offsets back."""
     starts: list[int] = []
     records: list[tuple[int, int, int, int]] = []
-    pos = 0
-    out_len = 0
+    shift = 0  # output offset minus input offset so far
+    size = len(repl)
     for m in pattern.finditer(text):
         s, e = m.span()
-        parts.append(text[pos:s])
-        out_len += s - pos
-        starts.append(out_len)
-        records.append((out_len, len(repl), s, e))
-        parts.append(repl)
-        out_len += len(repl)
-        pos = e
-    parts.append(text[pos:])
-    return "".join(parts), (starts, records)
+        out_start = s + shift
+        starts.append(out_start)
+        records.append((out_start, size, s, e))
+        shift += size - (e - s)
+    return starts, records
 
 
 def _replay_backwards(stages: list[_Stage], index: int) -> int:

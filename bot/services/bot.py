@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.domain import (
@@ -16,8 +17,8 @@ from bot.domain import (
 )
 from bot.services.actions import ActionOutcome, ActionRegistry
 from bot.services.commands import Command, parse_command
-from bot.services.nudges import NudgeService
-from bot.storage.ports import ConversationStore
+from bot.services.nudges import JST, NudgeService
+from bot.storage.ports import ActivityClaims, ConversationStore
 from cards import help_card, rules_card, verbs, welcome_card
 from policy_rules import RuleSet
 
@@ -45,6 +46,7 @@ class BotService:
         nudges: NudgeService,
         conversations: ConversationStore,
         actions: ActionRegistry,
+        claims: ActivityClaims | None = None,
         howto_urls: dict[str, str] | None = None,
         portal_url: str | None = None,
         is_admin: Callable[[str | None], bool] = lambda _aad_id: False,
@@ -56,6 +58,7 @@ class BotService:
         self._howto_urls = howto_urls or {}
         self._portal_url = portal_url
         self._is_admin = is_admin
+        self._claims = claims  # handle-once across replicas for what sends something
         self._remembered: set[tuple[str, str | None, str]] = set()
         self._commands: dict[str, CommandHandler] = {
             "help": self._help,
@@ -95,6 +98,10 @@ class BotService:
         if command is not None:
             handler = self._commands.get(command.name)
             if handler is not None:
+                if not await self._first_delivery(
+                    "command", message.conversation.conversation_id, message.activity_id
+                ):
+                    return []
                 return await handler(message, command)
         return await self._nudges.check(message)
 
@@ -107,12 +114,22 @@ class BotService:
         await self._conversations.remember(event.conversation, user_aad_id=user)
         if not event.bot_added:
             return []
+        # Teams announces an install twice (conversationUpdate and installationUpdate): one welcome a day
+        day = datetime.now(JST).date().isoformat()
+        if not await self._first_delivery("welcome", event.conversation.conversation_id, day):
+            return []
         card = welcome_card(self._howto_urls, portal_url=self._portal_url)
         return [Outgoing(conversation=event.conversation, card=card, delivery=Delivery.REPLY)]
 
     async def on_card_action(self, action: CardAction) -> tuple[InvokeResult, Sequence[Outgoing]]:
         """Dispatch an Action.Execute by its verb."""
         return await self._actions.dispatch(action)
+
+    async def _first_delivery(self, kind: str, conversation_id: str, activity_id: str) -> bool:
+        """False when another replica (or an earlier delivery) already handled this activity."""
+        if self._claims is None or not activity_id:
+            return True
+        return await self._claims.claim(f"{kind}:{conversation_id}:{activity_id}")
 
     # -- commands -------------------------------------------------------------------------------
 

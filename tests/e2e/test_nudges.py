@@ -325,3 +325,17 @@ async def test_personal_data_is_never_quoted_back(stack: Stack) -> None:
     text = card_text(card_of(stack.cards_to()[0]))
     assert "8765" not in text and "4321" not in text
     assert "電話番号" in text
+
+
+async def test_an_install_announced_twice_gets_one_welcome(stack: Stack) -> None:
+    """Teams sends conversationUpdate (bot in membersAdded) and installationUpdate for one install."""
+    added = stack.activity("", activity_type="conversationUpdate", membersAdded=[{"id": "28:bot"}])
+    added.pop("text")
+    added["membersAdded"] = [{"id": added["recipient"]["id"]}]
+    install = stack.activity("", activity_type="installationUpdate", action="add")
+    install.pop("text")
+    assert (await stack.post(added))[0] == 200
+    assert (await stack.post(install))[0] == 200
+    await stack.connector.wait_for(lambda _r: len(stack.cards_to()) >= 1)
+    await stack.settle(0.5)
+    assert len(stack.cards_to()) == 1
