@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +25,14 @@ logger = logging.getLogger(__name__)
 _QUOTE_MAX = 40
 
 
-_PlanStep = tuple["Rule", Callable[..., Any], Any, AllowSets, DetectorKind]
+_Gate = re.Pattern[str]
+_PlanStep = tuple["Rule", Callable[..., Any], Any, AllowSets, DetectorKind, _Gate | None, tuple[_Gate, ...]]
+
+
+def _first_and_rest(gates: Iterable[_Gate]) -> tuple[_Gate | None, tuple[_Gate, ...]]:
+    """The first gate apart (most detectors have one) and the others."""
+    listed = tuple(gates)
+    return (listed[0], listed[1:]) if listed else (None, ())
 
 
 def _position_then_rule(finding: Finding) -> tuple[int, str]:
@@ -84,7 +92,10 @@ class Rule:
     def find(self, view: MatchView, message: MessageInput) -> list[Finding]:
         """Run the rule's detectors on one message; an error skips this rule only."""
         findings: list[Finding] = []
+        text = view.text
         for kind, options in self._detectors:
+            if not all(gate.search(text) for gate in getattr(options, "gates", ())):
+                continue  # the detector cannot find anything here (see RuleSet.evaluate)
             try:
                 hits = kind.detect(view, message, options, self._allow_sets)
                 if hits.__class__ is not list:
@@ -113,10 +124,11 @@ class Rule:
     def locate(self, hits: list[Hit], view: MatchView) -> list[Finding]:
         """Findings for a detector's hits: quoted or allow-listed ones dropped, spans mapped back."""
         findings: list[Finding] = []
+        quotes = view.quotes if self._skip_quoted else None
         for hit in hits:
             if hit.view_span:
-                if self._skip_quoted and view.in_quote(hit.start, hit.end):
-                    continue
+                if quotes and any(qs <= hit.start and hit.end <= qe for qs, qe in quotes):
+                    continue  # inside a quoted passage (MatchView.in_quote, inlined)
                 if self._allow_phrases is not None and self._allow_phrases.search(
                     view.text, hit.start, hit.end
                 ):
@@ -164,7 +176,14 @@ class RuleSet:
         # per conversation type, the detectors to run, in rule order, with what they need
         self._plans: dict[str, tuple[_PlanStep, ...]] = {
             conversation_type: tuple(
-                (rule, kind.detect, options, rule._allow_sets, kind)
+                (
+                    rule,
+                    kind.detect,
+                    options,
+                    rule._allow_sets,
+                    kind,
+                    *_first_and_rest(getattr(options, "gates", ())),
+                )
                 for rule in self._ordered
                 if conversation_type in rule._types
                 for kind, options in rule._detectors
@@ -193,11 +212,25 @@ class RuleSet:
         if not plan:
             return []
         view = build_view(message.text)
+        text = view.text
         findings: list[Finding] = []
         finished: set[Rule] | None = None  # rules stopped early by an error or an exemption
         # one flat loop over (rule, detector) pairs: most detectors find nothing, so the common
-        # path must cost little more than the detector call itself
-        for rule, detect, options, allow, kind in plan:
+        # path must cost little more than a regex scan. A detector's gates (regexes that must
+        # all match for it to find anything, e.g. its prefilter and words its patterns need)
+        # run here, which spares the call of most detectors.
+        for rule, detect, options, allow, kind, gate, more_gates in plan:
+            if gate is not None:
+                if gate.search(text) is None:
+                    continue
+                if more_gates:
+                    blocked = False
+                    for other in more_gates:
+                        if other.search(text) is None:
+                            blocked = True
+                            break
+                    if blocked:
+                        continue
             if finished is not None and rule in finished:
                 continue
             try:
@@ -214,7 +247,7 @@ class RuleSet:
             # the exemption is checked only once something was found: most messages never need
             # it; it cannot have matched for an earlier detector of the rule that found something
             unless = rule._unless
-            if unless is not None and unless.search(view.text):
+            if unless is not None and unless.search(text):
                 finished = (finished or set()) | {rule}
                 continue
             findings.extend(rule.locate(hits, view))

@@ -7,7 +7,7 @@ hyphen-like mark between digits is already ``-`` (see policy_rules.normalize).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 Span = tuple[int, int]
 
@@ -44,13 +44,15 @@ def my_number_check_digit_ok(digits: str) -> bool:
 _LONG_DIGIT_RUN_RE = re.compile(r"[\d(][\d()-]{8,}\d")
 
 
-def find_my_numbers(text: str) -> Iterator[Span]:
+def find_my_numbers(text: str) -> list[Span]:
     """Spans of 12-digit numbers (separators allowed) with a valid check digit."""
+    found: list[Span] = []
     if not _LONG_DIGIT_RUN_RE.search(text):
-        return
+        return found
     for m in _TWELVE_DIGITS_RE.finditer(text):
         if _starts_number(text, m.start()) and my_number_check_digit_ok("".join(m.groups())):
-            yield m.span()
+            found.append(m.span())
+    return found
 
 
 # ---------------------------------------------------------------- 電話番号
@@ -71,10 +73,11 @@ def digits_only(value: str) -> str:
     return "".join(c for c in value if c.isdigit())
 
 
-def find_phone_numbers(text: str, allowed: frozenset[str]) -> Iterator[Span]:
+def find_phone_numbers(text: str, allowed: frozenset[str]) -> list[Span]:
     """Spans of phone numbers that are not allow-listed, free-dial or extensions."""
+    found: list[Span] = []
     if not _LONG_DIGIT_RUN_RE.search(text):
-        return
+        return found
     for m in _PHONE_RE.finditer(text):
         if not _starts_number(text, m.start()):
             continue
@@ -89,7 +92,8 @@ def find_phone_numbers(text: str, allowed: frozenset[str]) -> Iterator[Span]:
             continue
         if _EXTENSION_BEFORE_RE.search(text, max(0, m.start() - 4), m.start()):
             continue
-        yield m.span()
+        found.append(m.span())
+    return found
 
 
 # ---------------------------------------------------------------- 生年月日
@@ -104,17 +108,20 @@ _BIRTH_AFTER_RE = re.compile(rf"(?:生年月日|誕生日|生まれ|出生日)(?
 _BIRTH_BEFORE_RE = re.compile(rf"({_DATE})\s?(?:生まれ|生|うまれ)(?!活|産|徒|涯|成)")
 
 
-def find_birth_dates(text: str) -> Iterator[Span]:
+def find_birth_dates(text: str) -> list[Span]:
     """Spans of full dates (year, month, day) tied to 生年月日・生まれ・誕生日."""
-    if not _BIRTH_GATE_RE.search(text):
-        return
+    found: list[Span] = []
+    # every gate word holds 生 or うまれ: two substring tests spare most messages the regex
+    if ("生" not in text and "うまれ" not in text) or not _BIRTH_GATE_RE.search(text):
+        return found
     seen: set[Span] = set()
     for regex in (_BIRTH_AFTER_RE, _BIRTH_BEFORE_RE):
         for m in regex.finditer(text):
             span = m.span(1)
             if span not in seen:
                 seen.add(span)
-                yield span
+                found.append(span)
+    return found
 
 
 # ---------------------------------------------------------------- 住所
@@ -151,21 +158,27 @@ def kanji_number_to_int(value: str) -> int:
 
 
 _NUMBER_TOKEN_RE = re.compile(_N)
+_PREFECTURE_RE = re.compile(r"^.*?[都道府県]")
+_CITY_RE = re.compile(r"^.*?[市郡]")
+_ADDRESS_UNIT_RE = re.compile(r"丁目|番地の?|番|号|の")
+_DASHES_RE = re.compile(r"-+")
+_TOWN_RE = re.compile("[町村字]")
 
 
 def canonical_address(value: str) -> str:
     """Canonical form for allow-list comparison: Arabic numerals joined by '-', no city prefix."""
-    text = re.sub(r"^.*?[都道府県]", "", value)
-    text = re.sub(r"^.*?[市郡]", "", text)
+    text = _PREFECTURE_RE.sub("", value)
+    text = _CITY_RE.sub("", text)
     text = _NUMBER_TOKEN_RE.sub(lambda m: str(kanji_number_to_int(m.group())), text)
-    text = re.sub(r"丁目|番地の?|番|号|の", "-", text)
-    return re.sub(r"-+", "-", text).strip("-")
+    text = _ADDRESS_UNIT_RE.sub("-", text)
+    return _DASHES_RE.sub("-", text).strip("-")
 
 
-def find_addresses(text: str, allowed: frozenset[str]) -> Iterator[Span]:
+def find_addresses(text: str, allowed: frozenset[str]) -> list[Span]:
     """Spans of street addresses down to the block or house number, except allow-listed ones."""
-    if "丁目" not in text and "番" not in text and not ("-" in text and any(c in text for c in "町村字")):
-        return
+    found: list[Span] = []
+    if "丁目" not in text and "番" not in text and not ("-" in text and _TOWN_RE.search(text)):
+        return found
     for m in _ADDRESS_RE.finditer(text):
         start = m.start()
         place = _PLACE_BEFORE_RE.search(text, max(0, start - 12), start)
@@ -176,37 +189,42 @@ def find_addresses(text: str, allowed: frozenset[str]) -> Iterator[Span]:
         canon = canonical_address(text[start : m.end()])
         if any(canon == a or canon.endswith(a) or a.endswith(canon) for a in allowed if canon):
             continue
-        yield start, m.end()
+        found.append((start, m.end()))
+    return found
 
 
 # ---------------------------------------------------------------- 口座番号
 _ACCOUNT_RE = re.compile(r"口座(?:番号|no\.?|#)?\s?(?:は|が|を|:|:|、|\s){0,3}(\d{7})(?![\d,])")
 
 
-def find_bank_accounts(text: str) -> Iterator[Span]:
+def find_bank_accounts(text: str) -> list[Span]:
     """Spans of 7-digit account numbers tied to 口座(番号)."""
+    found: list[Span] = []
     if "口座" not in text:
-        return
+        return found
     for m in _ACCOUNT_RE.finditer(text):
-        yield m.span(1)
+        found.append(m.span(1))
+    return found
 
 
 # ---------------------------------------------------------------- メールアドレス
 _EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+)")
 
 
-def find_emails(text: str, allowed_domains: frozenset[str]) -> Iterator[Span]:
+def find_emails(text: str, allowed_domains: frozenset[str]) -> list[Span]:
     """Spans of e-mail addresses whose domain is not allow-listed (subdomains included)."""
+    found: list[Span] = []
     if "@" not in text:
-        return
+        return found
     for m in _EMAIL_RE.finditer(text):
         domain = m.group(1).lower().rstrip(".")
         if any(domain == d or domain.endswith("." + d) for d in allowed_domains):
             continue
-        yield m.span()
+        found.append(m.span())
+    return found
 
 
-IdentifierFinder = Callable[[str, "AllowSets"], Iterator[Span]]
+IdentifierFinder = Callable[[str, "AllowSets"], list[Span]]
 
 
 class AllowSets:

@@ -40,24 +40,37 @@ class Prefilter:
     much faster than a regex alternation; anything else stays a regex.
     """
 
-    __slots__ = ("_regex", "_words")
+    __slots__ = ("_regex", "_words", "is_plain")
 
     def __init__(self, pattern: str) -> None:
         folded = fold_pattern(pattern)
         words = folded.split("|")
         if all(w and not _REGEX_META.search(w) for w in words):
             # the view is already lower-cased (see policy_rules.normalize), like folded patterns
-            self._words = tuple(words)
+            self._words: tuple[str, ...] | None = tuple(words)
             self._regex = None
+            self.is_plain = True
         else:
-            self._words = ()
+            # the words a match must contain are tested first: most messages stop there
+            self._words = required_literals(folded)
             self._regex = re.compile(folded, re.MULTILINE)
+            self.is_plain = False
+
+    def gate_regexes(self) -> tuple[re.Pattern[str], ...]:
+        """The same test as regexes that must all match (the engine runs them before the detector)."""
+        words = () if self._words is None else (_words_regex(self._words),)
+        return words if self._regex is None else (*words, self._regex)
 
     def passes(self, view: MatchView) -> bool:
         """True when the detector may find something in this view."""
-        if self._regex is not None:
-            return self._regex.search(view.text) is not None
-        return any(map(view.text.__contains__, self._words))
+        text = view.text
+        if self._words is not None:
+            for word in self._words:  # a plain loop: cheaper than any(map(...)) for a few words
+                if word in text:
+                    break
+            else:
+                return False
+        return self._regex is None or self._regex.search(text) is not None
 
 
 _REGEX_META = re.compile(r"[\\.^$*+?{}\[\]()]")
@@ -133,6 +146,117 @@ def first_char_hint(pattern: str) -> str:
     return f"(?=[{re.escape(chars)}])(?:{pattern})"
 
 
+_MAX_LITERALS = 40
+_MAX_CLASS_CHARS = 12
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """Strings of which every match of ``pattern`` contains at least one (None: no such set known).
+
+    Found from the parsed regex: a run of literal characters, a small character class, an
+    alternation whose every branch needs something. Testing ``word in text`` for these is much
+    cheaper than running the regex, so a message holding none of them is skipped at once.
+    """
+    try:
+        parsed = _sre_parse.parse(pattern, re.MULTILINE)
+    except re.error:
+        return None
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    found = _needs_sequence(list(parsed.data))
+    return tuple(sorted(found)) if found else None
+
+
+def _needs_sequence(items: list[Any]) -> set[str] | None:
+    """The most selective literal set among the mandatory parts of a sequence."""
+    candidates: list[set[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is _sre.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append({"".join(run)})
+            run = []
+        if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
+            continue  # zero-width: the characters around it stay adjacent only without it, so break
+        needed = _needs_item(op, av)
+        if needed:
+            candidates.append(needed)
+    if run:
+        candidates.append({"".join(run)})
+    if not candidates:
+        return None
+    # the rarest weakest word first (kana are common, kanji and Latin letters rarer), then the
+    # fewest words: that rejects the most messages for the least work
+    return max(candidates, key=lambda words: (min(map(_rarity, words)), -len(words)))
+
+
+def _rarity(word: str) -> int:
+    return sum(1 if "\u3041" <= c <= "\u309f" else 2 for c in word)
+
+
+def _needs_item(op: Any, av: Any) -> set[str] | None:
+    if op is _sre.SUBPATTERN:
+        _group, add_flags, _del_flags, sub = av
+        return None if add_flags & re.IGNORECASE else _needs_sequence(list(sub.data))
+    if op is _sre.ATOMIC_GROUP:
+        return _needs_sequence(list(av.data))
+    if op is _sre.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:
+            needed = _needs_sequence(list(branch.data))
+            if not needed:
+                return None
+            union |= needed
+        # a word containing another is redundant: the shorter one is found whenever it is
+        reduced = {w for w in union if not any(o != w and o in w for o in union)}
+        return reduced if len(reduced) <= _MAX_LITERALS else None
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+        low, _high, item = av
+        return _needs_sequence(list(item.data)) if low >= 1 else None
+    if op is _sre.IN:
+        chars: set[str] = set()
+        for item_op, item_av in av:
+            if item_op is _sre.LITERAL:
+                chars.add(chr(item_av))
+            elif item_op is _sre.RANGE and item_av[1] - item_av[0] < _MAX_CLASS_CHARS:
+                chars.update(chr(c) for c in range(item_av[0], item_av[1] + 1))
+            else:
+                return None  # negated sets, categories such as \d, large ranges
+        return chars if len(chars) <= _MAX_CLASS_CHARS else None
+    return None
+
+
+def _words_regex(words: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+def _literal_gate(pattern: str) -> re.Pattern[str] | None:
+    """A regex finding any of the words every match of ``pattern`` needs (None when unknown).
+
+    An alternation of plain words is one fast scan in Python's ``re``, much cheaper than the
+    full pattern, so messages without any of the words are rejected early.
+    """
+    words = required_literals(pattern)
+    return None if words is None else _words_regex(words)
+
+
+def _gates(prefilter: str | None, *pattern_lists: list[str]) -> tuple[re.Pattern[str], ...]:
+    """Regexes that must all match for a detector to find anything (see RuleSet.evaluate).
+
+    The prefilter's own test comes first (it stands in for the first list), then, for each other
+    non-empty list of patterns that a finding needs, the words one of which any match contains.
+    """
+    gates: list[re.Pattern[str]] = list(Prefilter(prefilter).gate_regexes()) if prefilter else []
+    for index, patterns in enumerate(pattern_lists):
+        if patterns and not (index == 0 and prefilter):  # an admin's prefilter is about the first list
+            gate = _literal_gate("|".join(f"(?:{fold_pattern(p)})" for p in patterns))
+            if gate is not None:
+                gates.append(gate)
+    return tuple(gates)
+
+
 def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
     """Fold and join patterns into one case-insensitive regex (None when empty)."""
     if not patterns:
@@ -189,6 +313,8 @@ class PhraseSetOptions(KindOptions):
         return SimpleNamespace(
             **dict(self),
             phrases_re=re.compile(first_char_hint(body), re.MULTILINE),
+            # with a plain-word prefilter, a second gate would mostly repeat it
+            gates=_gates(self.prefilter, [body]),
             not_followed_re=compile_patterns(self.not_followed_by),
             guard_re=_GUARD_RE if self.topic_guard else None,
             prefilter_test=Prefilter(self.prefilter) if self.prefilter else None,
@@ -253,7 +379,8 @@ class WholeMessageOptions(KindOptions):
         token = re.compile(
             rf"(?P<sep>{fold_pattern(self.separators)})|(?P<filler>{fillers})|(?P<phrase>{phrases})"
         )
-        return SimpleNamespace(**dict(self), token_re=token)
+        # the message must hold at least one phrase: the words phrases need make the gate
+        return SimpleNamespace(**dict(self), token_re=token, gates=_gates(None, self.phrases))
 
 
 @detector_kind("whole_message", WholeMessageOptions)
@@ -303,6 +430,7 @@ class PatternContextOptions(KindOptions):
             **dict(self),
             patterns_re=compile_patterns(self.patterns),
             context_re=compile_patterns(self.context_any),
+            gates=_gates(self.prefilter, self.patterns, self.context_any),
             guard_re=_GUARD_RE if self.topic_guard else None,
             prefilter_test=Prefilter(self.prefilter) if self.prefilter else None,
         )
@@ -353,6 +481,7 @@ class StepByStepOptions(KindOptions):
             **dict(self),
             markers_re=compile_patterns(self.step_markers),
             instructions_re=compile_patterns(self.instructions),
+            gates=_gates(None, self.step_markers, self.instructions),
             not_if_re=compile_patterns(self.not_if_any),
         )
 
@@ -400,6 +529,7 @@ class SignatureBlockOptions(KindOptions):
             **dict(self),
             separator_re=re.compile(rf"^\s*(?:{fold_pattern(self.separator_line)})\s*$"),
             affiliation_re=compile_patterns(self.affiliation),
+            gates=(re.compile("\n"), *_gates(None, self.affiliation)),
             contact_re=compile_patterns(self.contact),
         )
 
@@ -457,17 +587,22 @@ class PersonalDataOptions(KindOptions):
     kind: Literal["personal_data"]
     identifiers: list[IdentifierName] = Field(min_length=1)
 
+    def prepare(self) -> SimpleNamespace:
+        """Look the finders up once."""
+        finders = tuple((name, *IDENTIFIERS[name]) for name in self.identifiers)
+        return SimpleNamespace(**dict(self), finders=finders, gates=(_MAY_HOLD_PERSONAL_DATA_RE,))
+
 
 @detector_kind("personal_data", PersonalDataOptions)
 def detect_personal_data(view: MatchView, message: MessageInput, options: Any, allow: AllowSets) -> list[Hit]:
     """Fire on each identifier found; the quote is the category label, never the datum."""
     if not _MAY_HOLD_PERSONAL_DATA_RE.search(view.text):
         return NO_HITS
+    text = view.text
     hits: list[Hit] = []
-    for name in options.identifiers:
-        label, finder = IDENTIFIERS[name]
-        for start, end in finder(view.text, allow):
-            hits.append(Hit(start, end, label=label, category=name))
+    for name, label, finder in options.finders:
+        for start, end in finder(text, allow):
+            hits.append(Hit(start, end, label, name))
     return hits
 
 

@@ -21,7 +21,6 @@ import bisect
 import html
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -152,16 +151,22 @@ class MatchView:
                 self._identity = len(self.original) == self._folded_len and (
                     not _ODD_CHARS or _odd_chars_re().search(self.original) is None
                 )
+            records = self._records
+            if records is None:
+                records = self._records = [_stage_records(*stage) for stage in self._stages]
+            size = len(self.text)
             if self._identity:
-                records = self._records
-                if records is None:
-                    records = self._records = [_stage_records(*stage) for stage in self._stages]
-                size = len(self.text)
                 if end <= start:
                     pos = _replay_backwards(records, min(start, size - 1))
                     return pos, pos
                 first = _replay_backwards(records, start)
                 return first, _replay_backwards(records, min(end, size) - 1) + 1
+            # some characters folded to none or several: walk past them (a handful at most)
+            if end <= start:
+                pos = self._unfold(_replay_backwards(records, min(start, size - 1)))
+                return pos, pos
+            first = self._unfold(_replay_backwards(records, start))
+            return first, self._unfold(_replay_backwards(records, min(end, size) - 1)) + 1
         offsets = self.offsets
         if not offsets:
             return 0, 0
@@ -172,6 +177,22 @@ class MatchView:
         last = offsets[min(end, len(offsets)) - 1]
         # the original character at `last` may be several view characters (e.g. ㈱)
         return first, last + 1
+
+    def _unfold(self, index: int) -> int:
+        """Original offset of an index of the folded text (before the rewrite stages)."""
+        original_pos = folded_pos = 0
+        for m in _odd_chars_re().finditer(self.original):
+            odd_pos = m.start()
+            plain = odd_pos - original_pos  # characters folded one to one before the odd one
+            if index < folded_pos + plain:
+                return original_pos + index - folded_pos
+            folded_pos += plain
+            size = len(_FOLD_TABLE[ord(m.group())])
+            if index < folded_pos + size:
+                return odd_pos
+            folded_pos += size
+            original_pos = odd_pos + 1
+        return original_pos + index - folded_pos
 
     @property
     def sentences(self) -> list[Sentence]:
@@ -210,7 +231,10 @@ class MatchView:
 
     def in_quote(self, start: int, end: int) -> bool:
         """True when [start, end) lies inside a quoted passage."""
-        return any(qs <= start and end <= qe for qs, qe in self.quotes)
+        quotes = self._quotes if self._quotes is not None else self.quotes
+        if not quotes:
+            return False
+        return any(qs <= start and end <= qe for qs, qe in quotes)
 
 
 def _masked_spans(text: str) -> list[tuple[int, int, str]]:
@@ -226,8 +250,9 @@ def _masked_spans(text: str) -> list[tuple[int, int, str]]:
     if "(" in text or "（" in text:
         for m in _KAOMOJI_RE.finditer(text):
             spans.append((m.start(), m.end(), ""))
-    for m in _LAUGH_RE.finditer(text):
-        spans.append((m.start(), m.end(), ""))
+    if _LAUGH_GATE_RE.search(text):  # the look-behinds make a full scan slow: most texts skip it
+        for m in _LAUGH_RE.finditer(text):
+            spans.append((m.start(), m.end(), ""))
     if not spans:
         return spans
     spans.sort()
@@ -243,15 +268,16 @@ def _masked_spans(text: str) -> list[tuple[int, int, str]]:
 
 # Rewrites applied after the per-character fold, in order, identically on both paths.
 _DASH_GATE_RE = re.compile(r"\d[\-‐‑‒–—―−ーｰ]")
-_REWRITES: tuple[tuple[re.Pattern[str], str, Callable[[str], bool]], ...] = (
-    # (pattern, replacement, cheap gate: the pattern can only match when the gate is true)
-    (re.compile(r" {2,}"), " ", lambda t: "  " in t),
+_REWRITES: tuple[tuple[re.Pattern[str], str, re.Pattern[str]], ...] = (
+    # (pattern, replacement, cheap gate: the pattern can only match when the gate matches;
+    # a regex search is cheaper to call than a Python function)
+    (re.compile(r" {2,}"), " ", re.compile("  ")),
     # keep a space only between two Latin letters (Japanese needs none; digits join up)
-    (re.compile(r"(?<![A-Za-z]) | (?![A-Za-z])"), "", lambda t: " " in t),
-    (re.compile(r"\n{2,}"), "\n", lambda t: "\n\n" in t),
-    (re.compile(r"^\n|\n$"), "", lambda t: t.startswith("\n") or t.endswith("\n")),
-    (_LONG_VOWEL_AFTER_KANA_RE, "", lambda t: "ー" in t or "〜" in t or "~" in t),
-    (_DIGIT_DASH_RE, "-", lambda t: _DASH_GATE_RE.search(t) is not None),
+    (re.compile(r"(?<![A-Za-z]) | (?![A-Za-z])"), "", re.compile(" ")),
+    (re.compile(r"\n{2,}"), "\n", re.compile("\n\n")),
+    (re.compile(r"^\n|\n$"), "", re.compile(r"\A\n|\n\Z")),
+    (_LONG_VOWEL_AFTER_KANA_RE, "", re.compile("[ー〜~]")),
+    (_DIGIT_DASH_RE, "-", _DASH_GATE_RE),
 )
 _NEEDS_SLOW_PATH_RE = re.compile(r"[<&\u3099\u309a\uff9e\uff9f]")
 _ANY_SPECIAL_RE = re.compile(r"[<&\u3099\u309a\uff9e\uff9fwWｗＷ笑(（]")
@@ -309,7 +335,7 @@ def build_view(text: str) -> MatchView:
     stages: list[_PendingStage] = []
     if _ANY_REWRITE_RE.search(folded):
         for pattern, repl, gate in _REWRITES:
-            if gate(folded):
+            if gate.search(folded) is not None:
                 rewritten = pattern.sub(repl, folded)
                 if rewritten != folded:
                     # where the replacements happened is worked out only if a finding needs it
@@ -400,7 +426,7 @@ def _fast_path_offsets(text: str) -> list[int]:
     _append_plain(text, 0, len(text), pieces, offs)
     folded = "".join(pieces)
     for pattern, repl, gate in _REWRITES:
-        if gate(folded):
+        if gate.search(folded) is not None:
             folded, offs = _rewrite(folded, offs, pattern, repl)
     return offs
 
@@ -436,7 +462,7 @@ def build_view_with_offsets(text: str) -> MatchView:
     _append_plain(text, pos, len(text), pieces, offs)
     folded = "".join(pieces)
     for pattern, repl, gate in _REWRITES:
-        if gate(folded):
+        if gate.search(folded) is not None:
             folded, offs = _rewrite(folded, offs, pattern, repl)
     return MatchView(text, folded, offs)  # offsets known: no stages needed
 

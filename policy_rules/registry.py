@@ -5,6 +5,10 @@ kinds return lists, which is cheaper than a generator on the hot path) and one
 pydantic options model whose ``kind`` field is a ``Literal`` of the kind's name. A rule in
 YAML names its kind and gives that kind's options; the loader validates them against the
 model. Detectors only read: they never send, store or log anything.
+
+For speed, a kind's prepared options may carry ``gates``: compiled regexes that must all match
+the view text for the detector to find anything (its prefilter, words its patterns need). The
+engine runs them before calling the detector, so a gate must never be stricter than the detector.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import re
 from policy_rules.normalize import Sentence
 
 _SENTENCE_END_RE = re.compile(r"[。!?！？]+[」』)\]】]*|\n+|(?<![0-9a-zA-Z])\.(?![0-9a-zA-Z])|…+|\.{3,}")
+_QUOTE_OPEN_RE = re.compile('[「『“"]')
 _QUOTE_RE = re.compile(r"「[^「」\n]{0,80}」|『[^『』\n]{0,80}』|“[^“”\n]{0,80}”|\"[^\"\n]{0,80}\"")
 
 
@@ -53,6 +54,6 @@ def split_lines(text: str) -> list[Sentence]:
 
 def quote_spans(text: str) -> list[tuple[int, int]]:
     """Spans of quoted passages, brackets included."""
-    if not any(q in text for q in '「『“"'):
+    if _QUOTE_OPEN_RE.search(text) is None:
         return []
     return [(m.start(), m.end()) for m in _QUOTE_RE.finditer(text)]

@@ -201,17 +201,31 @@ class _SqliteWriter:
                             outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
                         else:
                             for job in batch:
-                                try:
-                                    with conn.begin_nested():
-                                        outcomes.append((True, job.fn(conn, *job.args, **job.kwargs)))
-                                except Exception as error:  # handed to that caller; the others go on
-                                    outcomes.append((False, error))
+                                outcomes.append(self._run_in_savepoint(conn, raw, job))
                 finally:
                     if relaxed:
                         raw.execute("PRAGMA synchronous=FULL")
         except Exception as error:  # BEGIN or COMMIT failed: nothing of the batch is stored
             return [(False, error)] * len(batch)
         return outcomes
+
+    @staticmethod
+    def _run_in_savepoint(conn: sa.Connection, raw: Any, job: _WriteJob) -> tuple[bool, Any]:
+        """Run one job of a group inside its own SAVEPOINT, undone alone if it fails.
+
+        The SAVEPOINT goes straight to sqlite3 under one fixed name: SQLAlchemy's
+        ``begin_nested`` names each one anew (``sa_savepoint_N``) and compiles it every time,
+        which added a compilation per job to every large group.
+        """
+        raw.execute("SAVEPOINT write_job")
+        try:
+            value = job.fn(conn, *job.args, **job.kwargs)
+        except Exception as error:  # handed to that caller; the others go on
+            raw.execute("ROLLBACK TO SAVEPOINT write_job")
+            raw.execute("RELEASE SAVEPOINT write_job")
+            return False, error
+        raw.execute("RELEASE SAVEPOINT write_job")
+        return True, value
 
 
 class Database:

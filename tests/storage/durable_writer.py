@@ -1,5 +1,6 @@
 """Run by test_durability in a subprocess: submits nominations one by one and prints an
-acknowledgement after each ``submit`` returns, until it is killed."""
+acknowledgement after each ``submit`` (or ``submit_form``, every other one) returns, until it
+is killed."""
 
 from __future__ import annotations
 
@@ -15,16 +16,16 @@ async def main(url: str, campaign_id: str) -> None:
     campaign = await db.nominations.get_campaign(campaign_id)
     assert campaign is not None
     now = datetime.now(UTC)
-    for wg_id in campaign.wg_ids:
-        await db.nominations.submit(
-            campaign_id,
-            "somu",
-            wg_id,
-            [Nominee("前橋 花子", "aad-hanako")],
-            by="aad-c",
-            idempotency_key=wg_id,
-            now=now,
-        )
+    nominees = [Nominee("前橋 花子", "aad-hanako")]
+    for index, wg_id in enumerate(campaign.wg_ids):
+        if index % 2:  # the path the service takes: a form in one transaction
+            await db.nominations.submit_form(
+                campaign_id, "somu", [(wg_id, nominees)], by="aad-c", idempotency_key="form", now=now
+            )
+        else:
+            await db.nominations.submit(
+                campaign_id, "somu", wg_id, nominees, by="aad-c", idempotency_key=wg_id, now=now
+            )
         await db.activity_claims.claim(f"activity-{wg_id}")
         sys.stdout.write(f"ack {wg_id}\n")
         sys.stdout.flush()

@@ -146,6 +146,33 @@ async def test_close_commits_the_writes_already_queued(database_url: str) -> Non
         await second.close()
 
 
+async def test_writes_committed_together_fail_alone(db: Database) -> None:
+    """A write that the database refuses (a duplicate key) or that raises is undone alone."""
+    from bot.storage.models import activity_claims
+
+    def insert(conn: sa.Connection, key: str) -> str:
+        conn.execute(sa.insert(activity_claims).values(key=key, claimed_at=sa.func.current_timestamp()))
+        return key
+
+    def insert_then_raise(conn: sa.Connection, key: str) -> str:
+        insert(conn, key)
+        raise ValueError(key)
+
+    await db.write(insert, "taken")
+    writes = [
+        db.write(insert, "a"),
+        db.write(insert, "taken"),  # IntegrityError from the database
+        db.write(insert, "b"),
+        db.write(insert_then_raise, "c"),  # raised after its own insert
+        db.write(insert, "d"),
+    ]
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    assert results[0::2] == ["a", "b", "d"]
+    assert isinstance(results[1], sa.exc.IntegrityError) and isinstance(results[3], ValueError)
+    stored = await db.read(lambda conn: sorted(conn.execute(sa.select(activity_claims.c.key)).scalars()))
+    assert stored == ["a", "b", "d", "taken"]
+
+
 async def test_a_closed_database_refuses_writes(database_url: str) -> None:
     db = Database.connect(database_url)
     await db.close()

@@ -408,3 +408,121 @@ async def test_export_rows_flatten_nominees_and_applications(db: Database) -> No
         "窓口を変えたい",
         True,
     )
+
+
+# -- a whole department form in one transaction (submit_form) ---------------------------------
+
+FORM = [("dx-wg", [ALICE]), ("kouhou-wg", [BOB])]
+
+
+async def stored_keys(db: Database) -> list[str]:
+    return await db.read(
+        lambda conn: sorted(conn.execute(sa.select(submit_actions.c.idempotency_key)).scalars())
+    )
+
+
+async def test_a_form_stores_every_wg_once_and_a_repeat_changes_nothing(db: Database) -> None:
+    campaign_id = await seed(db)
+    first = await db.nominations.submit_form(
+        campaign_id, "somu", FORM, by=CONTACT, idempotency_key="form-1", now=DURING
+    )
+    again = await db.nominations.submit_form(
+        campaign_id, "somu", [("dx-wg", [BOB]), ("kouhou-wg", [ALICE])], by=CONTACT, idempotency_key="form-1"
+    )
+    assert [(s.wg_id, s.nominees, s.version, created) for s, created in first] == [
+        ("dx-wg", (ALICE,), 1, True),
+        ("kouhou-wg", (BOB,), 1, True),
+    ]
+    assert again == [(s, False) for s, _ in first]
+    assert await stored_keys(db) == ["form-1:dx-wg", "form-1:kouhou-wg"]
+    trail = await db.nominations.audit_trail(campaign_id)
+    assert [(e.entity, e.entity_id, e.action) for e in trail[1:]] == [
+        ("submission", first[0][0].id, "submit"),
+        ("submission", first[1][0].id, "submit"),
+    ]
+
+
+async def test_a_second_form_replaces_each_wg_and_is_audited_as_edits(db: Database) -> None:
+    campaign_id = await seed(db)
+    first = await db.nominations.submit_form(
+        campaign_id, "somu", FORM, by=CONTACT, idempotency_key="form-1", now=DURING
+    )
+    second = await db.nominations.submit_form(
+        campaign_id,
+        "somu",
+        [("dx-wg", [BOB]), ("kouhou-wg", [])],
+        by="aad-somu-2",
+        idempotency_key="form-2",
+        now=DURING,
+    )
+    assert [(s.id, s.nominees, s.version, s.submitted_by) for s, _ in second] == [
+        (first[0][0].id, (BOB,), 2, "aad-somu-2"),
+        (first[1][0].id, (), 2, "aad-somu-2"),
+    ]
+    trail = await db.nominations.audit_trail(campaign_id, first[0][0].id)
+    assert [(e.action, e.actor) for e in trail] == [("submit", CONTACT), ("edit", "aad-somu-2")]
+    assert (names(trail[1].before), names(trail[1].after)) == (["前橋 花子"], ["赤城 太郎"])
+
+
+@pytest.mark.parametrize(
+    ("form", "now", "error"),
+    [
+        ([("dx-wg", [ALICE]), ("nope-wg", [BOB])], DURING, NotFound),
+        (FORM, AFTER, CampaignClosed),
+    ],
+)
+async def test_a_refused_form_stores_nothing_of_any_wg(
+    db: Database, form: list[tuple[str, list[Nominee]]], now: datetime, error: type[Exception]
+) -> None:
+    campaign_id = await seed(db)
+    with pytest.raises(error):
+        await db.nominations.submit_form(campaign_id, "somu", form, by=CONTACT, idempotency_key="f", now=now)
+    assert await db.nominations.list_submissions(campaign_id) == []
+    assert await stored_keys(db) == []  # the keys were not used up
+    assert len(await db.nominations.audit_trail(campaign_id)) == 1  # the campaign's creation only
+
+
+async def test_a_repeated_form_still_answers_after_the_deadline(db: Database) -> None:
+    campaign_id = await seed(db)
+    first = await db.nominations.submit_form(
+        campaign_id, "somu", FORM, by=CONTACT, idempotency_key="f", now=DURING
+    )
+    late = await db.nominations.submit_form(
+        campaign_id, "somu", FORM, by=CONTACT, idempotency_key="f", now=AFTER
+    )
+    assert late == [(s, False) for s, _ in first]
+
+
+async def test_copies_of_one_form_on_two_replicas_store_once(db: Database, replica: Database) -> None:
+    campaign_id = await seed(db)
+    results = await asyncio.gather(
+        *(
+            (db if i % 2 else replica).nominations.submit_form(
+                campaign_id, "somu", FORM, by=CONTACT, idempotency_key="double-click", now=DURING
+            )
+            for i in range(10)
+        )
+    )
+    assert [all(created for _, created in outcome) for outcome in results].count(True) == 1
+    assert [any(created for _, created in outcome) for outcome in results].count(True) == 1
+    assert len({s.id for outcome in results for s, _ in outcome}) == 2
+    assert len(await db.nominations.audit_trail(campaign_id)) == 1 + 2
+
+
+async def test_different_forms_of_one_department_on_two_replicas_keep_every_change(
+    db: Database, replica: Database
+) -> None:
+    campaign_id = await seed(db)
+    await asyncio.gather(
+        *(
+            (db if i % 2 else replica).nominations.submit_form(
+                campaign_id, "somu", FORM, by=CONTACT, idempotency_key=f"form-{i}", now=DURING
+            )
+            for i in range(6)
+        )
+    )
+    stored = await db.nominations.list_submissions(campaign_id)
+    assert [(s.wg_id, s.version) for s in stored] == [("dx-wg", 6), ("kouhou-wg", 6)]
+    for submission in stored:
+        actions = [e.action for e in await db.nominations.audit_trail(campaign_id, submission.id)]
+        assert actions == ["submit"] + ["edit"] * 5

@@ -307,51 +307,6 @@ def _replace_nominees(
     return after
 
 
-def _submit(
-    conn: sa.Connection,
-    campaign_id: str,
-    department_code: str,
-    wg_id: str,
-    nominees: Sequence[Nominee],
-    by: str,
-    key: str,
-    now: datetime,
-) -> tuple[Submission, bool]:
-    s = submissions
-    new = Submission(
-        id=_new_id(),
-        campaign_id=campaign_id,
-        department_code=department_code,
-        wg_id=wg_id,
-        nominees=tuple(nominees),
-        status="submitted",
-        version=1,
-        submitted_by=by,
-        created_at=now,
-        updated_at=now,
-    )
-    previous = _claim_action(conn, key, "submission", new.id, now)
-    if previous is not None:
-        return _load_submission(conn, previous), False
-    _open_campaign(conn, campaign_id, wg_id, now)
-    if conn.execute(_DEPARTMENT_EXISTS, {"code": department_code}).first() is None:
-        raise NotFound("department", department_code)
-    values = {f.name: getattr(new, f.name) for f in fields(new)}
-    values["nominees"] = [_nominee_dict(n) for n in nominees]
-    if conn.execute(_INSERT_SUBMISSION[conn.dialect.name], values).first() is not None:
-        _audit(conn, campaign_id, "submission", new.id, "submit", by, now, None, new)
-        return new, True
-    # The department already submitted this WG: a new submit replaces it (an edit).
-    existing_id = conn.execute(
-        sa.select(s.c.id).where(
-            s.c.campaign_id == campaign_id, s.c.department_code == department_code, s.c.wg_id == wg_id
-        )
-    ).scalar_one()
-    stored = _replace_nominees(conn, _load_submission(conn, existing_id), nominees, by, now)
-    _finish_action(conn, key, stored.id)
-    return stored, True
-
-
 _SUBMISSION_OF_WG = (
     sa.select(submissions)
     .where(
@@ -359,6 +314,17 @@ _SUBMISSION_OF_WG = (
         submissions.c.department_code == sa.bindparam("department_code"),
         submissions.c.wg_id == sa.bindparam("wg_id"),
     )
+    .with_for_update()
+)
+# In WG order, the order in which _submit_form goes through a form's WGs: two transactions
+# then always lock a department's rows in the same order (PostgreSQL), so they cannot deadlock.
+_SUBMISSIONS_OF_DEPARTMENT = (
+    sa.select(submissions)
+    .where(
+        submissions.c.campaign_id == sa.bindparam("campaign_id"),
+        submissions.c.department_code == sa.bindparam("department_code"),
+    )
+    .order_by(submissions.c.wg_id)
     .with_for_update()
 )
 _SUBMISSION_BY_ID = sa.select(submissions).where(submissions.c.id == sa.bindparam("sid"))
@@ -376,6 +342,109 @@ _REPLACE_NOMINEES = (
 )
 
 
+class _FormWrite:
+    """The state one write transaction keeps across the WGs it stores."""
+
+    def __init__(self, campaign_id: str, department_code: str, by: str, now: datetime) -> None:
+        self.campaign_id = campaign_id
+        self.department_code = department_code
+        self.by = by
+        self.now = now
+        self.campaign: Campaign | None = None  # checked once, at the first WG that changes
+        self.audit_rows: list[dict[str, Any]] = []
+        self._rows: dict[str, Any] | None = None
+        self._department_checked = False
+
+    def existing(self, conn: sa.Connection, wg_id: str) -> Any:
+        """The department's row for ``wg_id``, or None; all its rows are read (and locked) at once."""
+        if self._rows is None:
+            # Locked first: a concurrent form of the same department waits here (PostgreSQL).
+            params = {"campaign_id": self.campaign_id, "department_code": self.department_code}
+            self._rows = {row.wg_id: row for row in conn.execute(_SUBMISSIONS_OF_DEPARTMENT, params)}
+        return self._rows.get(wg_id)
+
+    def check_open(self, conn: sa.Connection, wg_id: str) -> None:
+        if self.campaign is None:
+            self.campaign = _open_campaign(conn, self.campaign_id, None, self.now)
+        if wg_id not in self.campaign.wg_ids:
+            raise NotFound(f"WG in campaign {self.campaign_id}", wg_id)
+
+    def check_department(self, conn: sa.Connection) -> None:
+        """Before a first insert only: a stored row already proves the department (foreign key)."""
+        if not self._department_checked:
+            if conn.execute(_DEPARTMENT_EXISTS, {"code": self.department_code}).first() is None:
+                raise NotFound("department", self.department_code)
+            self._department_checked = True
+
+    def flush_audit(self, conn: sa.Connection) -> None:
+        if self.audit_rows:
+            conn.execute(_INSERT_AUDIT, self.audit_rows)
+            self.audit_rows = []
+
+
+def _store_wg(
+    conn: sa.Connection, form: _FormWrite, wg_id: str, nominees: Sequence[Nominee], key: str
+) -> tuple[Submission, bool]:
+    """Insert or replace one WG's submission under idempotency ``key`` (audit row queued)."""
+    row = form.existing(conn, wg_id)
+    entity_id = row.id if row is not None else _new_id()
+    previous = _claim_action(conn, key, "submission", entity_id, form.now)
+    if previous is not None:
+        # A repeat answers what the first one stored, even after the deadline.
+        found = conn.execute(_SUBMISSION_BY_ID, {"sid": previous}).first()
+        if found is None:
+            raise NotFound("submission", previous)
+        return _submission(found), False
+    form.check_open(conn, wg_id)
+    by, now = form.by, form.now
+    stored_nominees = [_nominee_dict(n) for n in nominees]
+    if row is None:
+        form.check_department(conn)
+        new = Submission(
+            id=entity_id,
+            campaign_id=form.campaign_id,
+            department_code=form.department_code,
+            wg_id=wg_id,
+            nominees=tuple(nominees),
+            status="submitted",
+            version=1,
+            submitted_by=by,
+            created_at=now,
+            updated_at=now,
+        )
+        values = {f.name: getattr(new, f.name) for f in fields(new)}
+        values["nominees"] = stored_nominees
+        if conn.execute(_INSERT_SUBMISSION[conn.dialect.name], values).first() is not None:
+            form.audit_rows.append(_audit_row(form.campaign_id, entity_id, "submit", by, now, None, new))
+            return new, True
+        # Another replica inserted it since we looked (under another key): replace theirs.
+        where = {"campaign_id": form.campaign_id, "department_code": form.department_code, "wg_id": wg_id}
+        row = conn.execute(_SUBMISSION_OF_WG, where).one()
+        _finish_action(conn, key, row.id)
+    before = _submission(row)
+    params = {"sid": before.id, "new_nominees": stored_nominees, "by": by, "now": now}
+    after = _submission(conn.execute(_REPLACE_NOMINEES, params).one())
+    action = "submit" if before.status == "withdrawn" else "edit"
+    form.audit_rows.append(_audit_row(form.campaign_id, before.id, action, by, now, before, after))
+    return after, True
+
+
+def _submit(
+    conn: sa.Connection,
+    campaign_id: str,
+    department_code: str,
+    wg_id: str,
+    nominees: Sequence[Nominee],
+    by: str,
+    key: str,
+    now: datetime,
+) -> tuple[Submission, bool]:
+    form = _FormWrite(campaign_id, department_code, by, now)
+    outcome = _store_wg(conn, form, wg_id, nominees, key)
+    form.flush_audit(conn)
+    return outcome
+
+
 def _submit_form(
     conn: sa.Connection,
     campaign_id: str,
@@ -387,62 +456,17 @@ def _submit_form(
 ) -> list[tuple[Submission, bool]]:
     """Every WG of one department form in one transaction: all stored, or none.
 
-    Each WG keeps its own idempotency key (``key:wg``), so a repeated form changes nothing
-    and a repeat still answers after the deadline. Statements have fixed shapes (compiled
-    once); the audit rows go in one executemany at the end.
+    Each WG keeps its own idempotency key (``key:wg``), so a repeated form changes nothing.
+    The statements have fixed shapes (compiled once) and the audit rows go in one
+    executemany at the end: a form is one short transaction, one job for SQLite's writer.
     """
-    checked = False
-    outcomes: list[tuple[Submission, bool]] = []
-    audit_rows: list[dict[str, Any]] = []
-    for wg_id, nominees in nominees_by_wg:
-        where = {"campaign_id": campaign_id, "department_code": department_code, "wg_id": wg_id}
-        # Locked first: a concurrent form of the same department waits here (PostgreSQL).
-        row = conn.execute(_SUBMISSION_OF_WG, where).first()
-        entity_id = row.id if row is not None else _new_id()
-        previous = _claim_action(conn, f"{key}:{wg_id}", "submission", entity_id, now)
-        if previous is not None:
-            found = conn.execute(_SUBMISSION_BY_ID, {"sid": previous}).first()
-            if found is None:
-                raise NotFound("submission", previous)
-            outcomes.append((_submission(found), False))
-            continue
-        if not checked:
-            _open_campaign(conn, campaign_id, None, now)
-            if conn.execute(_DEPARTMENT_EXISTS, {"code": department_code}).first() is None:
-                raise NotFound("department", department_code)
-            checked = True
-        stored_nominees = [_nominee_dict(n) for n in nominees]
-        if row is None:
-            new = Submission(
-                id=entity_id,
-                campaign_id=campaign_id,
-                department_code=department_code,
-                wg_id=wg_id,
-                nominees=tuple(nominees),
-                status="submitted",
-                version=1,
-                submitted_by=by,
-                created_at=now,
-                updated_at=now,
-            )
-            values = {f.name: getattr(new, f.name) for f in fields(new)}
-            values["nominees"] = stored_nominees
-            if conn.execute(_INSERT_SUBMISSION[conn.dialect.name], values).first() is not None:
-                audit_rows.append(_audit_row(campaign_id, entity_id, "submit", by, now, None, new))
-                outcomes.append((new, True))
-                continue
-            # Another replica inserted it since we looked (under another key): replace theirs.
-            row = conn.execute(_SUBMISSION_OF_WG, where).one()
-            _finish_action(conn, f"{key}:{wg_id}", row.id)
-        before = _submission(row)
-        params = {"sid": before.id, "new_nominees": stored_nominees, "by": by, "now": now}
-        after = _submission(conn.execute(_REPLACE_NOMINEES, params).one())
-        action = "submit" if before.status == "withdrawn" else "edit"
-        audit_rows.append(_audit_row(campaign_id, before.id, action, by, now, before, after))
-        outcomes.append((after, True))
-    if audit_rows:
-        conn.execute(_INSERT_AUDIT, audit_rows)
-    return outcomes
+    form = _FormWrite(campaign_id, department_code, by, now)
+    stored = {
+        wg_id: _store_wg(conn, form, wg_id, nominees, f"{key}:{wg_id}")
+        for wg_id, nominees in sorted(nominees_by_wg, key=lambda item: item[0])
+    }
+    form.flush_audit(conn)
+    return [stored[wg_id] for wg_id, _ in nominees_by_wg]
 
 
 def _edit(
