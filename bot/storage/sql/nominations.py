@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -487,19 +487,35 @@ def _edit(
     return after
 
 
-def _withdraw(conn: sa.Connection, submission_id: str, by: str, now: datetime) -> Submission:
-    before = _load_submission(conn, submission_id)
+EntryT = TypeVar("EntryT", Submission, Application)
+
+
+def _withdraw_entry(
+    conn: sa.Connection,
+    table: sa.Table,
+    load: Callable[[sa.Connection, str], EntryT],
+    entity: str,
+    entry_id: str,
+    by: str,
+    now: datetime,
+) -> EntryT:
+    """Withdraw a submission or application until the deadline (idempotent, audited)."""
+    before = load(conn, entry_id)
     if before.status == "withdrawn":
         return before
     _open_campaign(conn, before.campaign_id, None, now)
     conn.execute(
-        sa.update(submissions)
-        .where(submissions.c.id == submission_id)
-        .values(status="withdrawn", version=submissions.c.version + 1, updated_at=now)
+        sa.update(table)
+        .where(table.c.id == entry_id)
+        .values(status="withdrawn", version=table.c.version + 1, updated_at=now)
     )
-    after = _load_submission(conn, submission_id)
-    _audit(conn, before.campaign_id, "submission", submission_id, "withdraw", by, now, before, after)
+    after = load(conn, entry_id)
+    _audit(conn, before.campaign_id, entity, entry_id, "withdraw", by, now, before, after)
     return after
+
+
+def _withdraw(conn: sa.Connection, submission_id: str, by: str, now: datetime) -> Submission:
+    return _withdraw_entry(conn, submissions, _load_submission, "submission", submission_id, by, now)
 
 
 def _load_application(conn: sa.Connection, application_id: str) -> Application:
@@ -561,18 +577,7 @@ def _apply(
 
 
 def _withdraw_application(conn: sa.Connection, application_id: str, by: str, now: datetime) -> Application:
-    before = _load_application(conn, application_id)
-    if before.status == "withdrawn":
-        return before
-    _open_campaign(conn, before.campaign_id, None, now)
-    conn.execute(
-        sa.update(applications)
-        .where(applications.c.id == application_id)
-        .values(status="withdrawn", version=applications.c.version + 1, updated_at=now)
-    )
-    after = _load_application(conn, application_id)
-    _audit(conn, before.campaign_id, "application", application_id, "withdraw", by, now, before, after)
-    return after
+    return _withdraw_entry(conn, applications, _load_application, "application", application_id, by, now)
 
 
 def _status(conn: sa.Connection, campaign_id: str) -> list[WgStatus]:
