@@ -467,7 +467,14 @@ class StepByStepOptions(KindOptions):
 
     kind: Literal["step_by_step"]
     step_markers: list[str] = Field(
-        default_factory=lambda: [r"[①-⑳]", r"^\s*\d{1,2}[.)、]", r"→", r"^\s*\(\d\)"]
+        # ①② fold to plain digits in the view, so a circled step number is a 1–2 digit number
+        # opening a line (or following 、/space) and followed by a word, not by a unit or date
+        default_factory=lambda: [
+            r"(?:^|[\s、,])\d{1,2}(?=[^\d\s.,:/年月日時分秒%円人件回個歳号番丁目階-])",
+            r"^\s*\d{1,2}[.)、]",
+            r"→",
+            r"^\s*\(\d\)",
+        ]
     )
     min_steps: int = Field(default=2, ge=1)
     instructions: list[str] = Field(min_length=1)

@@ -119,6 +119,10 @@ KNOW_HOW = [
     ("人事評価の目標の書き方を個別に相談したいです", False),
     ("係長の言い方がきつくて、どう接すればいいか悩んでいます", False),
     ("資料は共有フォルダの「総務」→「会議」に置きました", False),
+    # numbers in an ordinary request are not steps (①② fold to digits; 0–2 used to count as steps)
+    ("2025年度の予算資料を確認してください。10時までに2部印刷して持ってきてください。", False),
+    ("会議室は2階です。3時に来てください。", False),
+    ("申請の流れは\n1 申請書をダウンロード\n2 記入して課長に提出\nでできます", True),
 ]
 
 
