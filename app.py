@@ -58,15 +58,15 @@ def add_pages(app: web.Application, settings: Settings, services: Services) -> N
     setup_dashboard(
         app,
         config=config,
-        stats_queries=services.extras["queries"],
-        marks=services.extras["marks"],
+        stats_queries=services.stats_queries,
+        marks=services.marks,
         campaign_status_provider=campaign_status_from(services.database.nominations),
     )
     from bot.nominations.web import setup_export_routes
 
     setup_export_routes(
         app,
-        services.extras["nominations"],
+        services.nominations,
         local_secret(settings, settings.export_link_secret.get_secret_value(), "export-link-secret"),
         job_runs=services.database.job_runs,
     )

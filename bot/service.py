@@ -10,10 +10,9 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -64,10 +63,12 @@ class Services:
     sender: TeamsSender
     database: Database
     rules: ReloadingRuleSet
+    nominations: NominationService
+    stats_queries: StatsQueries
+    marks: MarkStore
     readiness_checks: dict[str, Callable[[], Awaitable[object]]]
     background_tasks: list[BackgroundTask]
     cleanup: list[Callable[[], Awaitable[None]]]
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def local_secret(settings: Settings, configured: str, name: str) -> bytes:
@@ -316,19 +317,10 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         sender=sender,
         database=database,
         rules=rules,
+        nominations=nominations,
+        stats_queries=queries,
+        marks=marks,
         readiness_checks={"database": database.ping, "rules": rules_ready},
         background_tasks=[reload_rules, run_reminders],
         cleanup=[close_all],
-        extras={
-            "actions": actions,
-            "keyer": keyer,
-            "graph": graph,
-            "session": session,
-            "nudges": nudges,
-            "recorder": recorder,
-            "queries": queries,
-            "marks": marks,
-            "digest": digest,
-            "nominations": nominations,
-        },
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 JST = ZoneInfo("Asia/Tokyo")
 GREETING_RULE = "formulaic-greeting"
 NUDGE_TAG_PREFIX = "nudge:"
+MAX_PENDING_NUDGES = 10_000
 _GREETING_EVENT = "greeting-only"
 _PUNCTUATION = set(" \t\r\n　。、．，！!？?・…〜~ｗw笑")
 
@@ -152,7 +154,9 @@ class NudgeService:
         self._attachment_lookup = attachment_lookup
         self._on_nudge = on_nudge  # e.g. the nudges_total metric, per rule id
         self._clock = clock or (lambda: datetime.now(JST))
-        self._pending: dict[str, _Pending] = {}
+        # nudges handed to the sender and not yet reported back; bounded, because a nudge dropped
+        # by a full send queue is never reported (its reservation then simply lapses at midnight)
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -297,6 +301,8 @@ class NudgeService:
                 )
             )
         card = nudge_card(NudgeView(nudge_id=nudge_id, items=tuple(items)))
+        if len(self._pending) >= MAX_PENDING_NUDGES:
+            self._pending.popitem(last=False)
         self._pending[nudge_id] = _Pending(
             message.activity_id,
             conversation_id,
