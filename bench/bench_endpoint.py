@@ -770,6 +770,8 @@ async def run(options: argparse.Namespace) -> int:
     bot_command = (
         [sys.executable, "app.py"] if use_services else [sys.executable, __file__, "--serve-null-bot"]
     )
+    if options.profile:
+        bot_command[1:1] = ["-m", "cProfile", "-o", str(Path(options.profile).resolve())]
     bot = await asyncio.create_subprocess_exec(*pinned(bot_command, 0), cwd=ROOT, env=environment)
     bare_command = [sys.executable, str(ROOT / "bench" / "bare_handler.py"), "--port", str(bare_port)]
     bare = await asyncio.create_subprocess_exec(*pinned(bare_command, 0), cwd=ROOT)
@@ -839,6 +841,12 @@ def main() -> int:
     parser.add_argument("--service-url", default=SERVICE_URL, help="quiet phase: serviceUrl of the messages")
     parser.add_argument("--handler", choices=["auto", "services", "null"], default="auto")
     parser.add_argument("--bot-log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="WARNING")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the bot under cProfile and write its statistics to FILE (slows the bot: the figures "
+        "are then only for finding where time goes)",
+    )
     parser.add_argument("--serve-null-bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()

@@ -11,7 +11,6 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +23,7 @@ from bot.ports import SendResult
 from bot.services.actions import ActionRegistry
 from bot.services.bot import BotService
 from bot.services.nominations import NominationConfig, NominationService
-from bot.services.nudges import JST, NudgeConfig, NudgeService
+from bot.services.nudges import NudgeConfig, NudgeService
 from bot.services.stats_sink import RecorderSink
 from bot.services.userkey import UserKeyer
 from bot.settings import Settings
@@ -185,6 +184,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         remember_personal_conversation=remember_personal,
         on_sent=on_sent,
         queue_size=settings.outbound_queue_size,
+        workers=settings.outbound_concurrency,
         dropped_counter=metrics.outgoing_rejected_total,
         queue_depth_gauge=metrics.outgoing_queue_depth,
     )
@@ -215,7 +215,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
             overall_daily_cap=settings.nudge_daily_cap,
             howto_urls=dict(settings.howto_urls),
         ),
-        stats=RecorderSink(recorder, departments, lambda: datetime.now(JST)),
+        stats=RecorderSink(recorder, departments),
         attachment_lookup=attachments_via_graph if graph is not None else None,
         on_nudge=lambda rule_id: metrics.nudges_total.labels(rule_id).inc(),
     )

@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     outbound_queue_size: int = Field(1000, ge=10, le=100_000, validation_alias="OUTBOUND_QUEUE_SIZE")
     """How many outgoing messages may wait for Teams; past that new ones are dropped (and counted)."""
 
+    outbound_concurrency: int = Field(16, ge=1, le=128, validation_alias="OUTBOUND_CONCURRENCY")
+    """How many sends may be in flight at once (each waits for Teams' answer; the per-conversation
+    and global rates still apply). Four kept a fast bot waiting on round trips."""
+
     outbound_global_rate: float = Field(50.0, gt=0, le=100_000, validation_alias="OUTBOUND_GLOBAL_RATE")
     """Sends per second to the Bot Connector across all conversations (each conversation is also
     held to about 7 per second, Teams' documented limit)."""

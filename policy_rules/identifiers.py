@@ -42,6 +42,13 @@ def my_number_check_digit_ok(digits: str) -> bool:
 
 # a run of at least 10 digits (separators allowed): phones and マイナンバー need one
 _LONG_DIGIT_RUN_RE = re.compile(r"[\d(][\d()-]{8,}\d")
+NEEDS_LONG_DIGIT_RUN = frozenset({"my_number", "phone_number"})
+"""Identifiers that cannot be found in a text without ``has_long_digit_run``."""
+
+
+def has_long_digit_run(text: str) -> bool:
+    """Whether ``text`` holds a run of at least 10 digits, separators allowed."""
+    return _LONG_DIGIT_RUN_RE.search(text) is not None
 
 
 def find_my_numbers(text: str) -> list[Span]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from policy_rules.identifiers import IDENTIFIERS, AllowSets
+from policy_rules.identifiers import IDENTIFIERS, NEEDS_LONG_DIGIT_RUN, AllowSets, has_long_digit_run
 from policy_rules.model import Hit, MessageInput
 from policy_rules.normalize import MatchView, fold_pattern
 from policy_rules.registry import detector_kind
@@ -602,12 +602,20 @@ class PersonalDataOptions(KindOptions):
 
 @detector_kind("personal_data", PersonalDataOptions)
 def detect_personal_data(view: MatchView, message: MessageInput, options: Any, allow: AllowSets) -> list[Hit]:
-    """Fire on each identifier found; the quote is the category label, never the datum."""
-    if not _MAY_HOLD_PERSONAL_DATA_RE.search(view.text):
-        return NO_HITS
+    """Fire on each identifier found; the quote is the category label, never the datum.
+
+    The engine has already checked the gate (a digit, "@", 丁目 or 番); the digit-run test that
+    both マイナンバー and phone numbers need is done once here for the two.
+    """
     text = view.text
     hits: list[Hit] = []
+    long_run: bool | None = None
     for name, label, finder in options.finders:
+        if name in NEEDS_LONG_DIGIT_RUN:
+            if long_run is None:
+                long_run = has_long_digit_run(text)
+            if not long_run:
+                continue
         for start, end in finder(text, allow):
             hits.append(Hit(start, end, label, name))
     return hits

@@ -89,10 +89,25 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _JST_OFFSET_S = 9 * 3600  # Japan has no daylight saving time
 
 
+_last_day: tuple[int, date] = (-1, date(1970, 1, 1))  # the day number asked last, and its date
+
+
+def jst_day_of(epoch_seconds: float) -> date:
+    """The calendar day in Japan at a Unix time (the date object is reused within a day)."""
+    global _last_day
+    number = int(epoch_seconds + _JST_OFFSET_S) // 86400
+    last = _last_day
+    if last[0] == number:
+        return last[1]
+    day = date.fromordinal(_EPOCH_ORDINAL + number)
+    _last_day = (number, day)
+    return day
+
+
 def today_jst(now: datetime) -> date:
     """The calendar day in Japan, which is what 'today' means to the city's staff."""
     # plain arithmetic: this runs for every message, and astimezone() costs several microseconds
-    return date.fromordinal(_EPOCH_ORDINAL + int(now.timestamp() + _JST_OFFSET_S) // 86400)
+    return jst_day_of(now.timestamp())
 
 
 def _topic_key(topic: str | None, rule_id: str) -> str | None:
@@ -162,7 +177,9 @@ class NudgeService:
 
     async def check(self, message: IncomingMessage) -> list[Outgoing]:
         """Evaluate a new or edited message; return the nudge to send (or the withdrawal)."""
-        attachments = tuple((a.content_type, a.name) for a in message.attachments)
+        attachments = (
+            tuple([(a.content_type, a.name) for a in message.attachments]) if message.attachments else ()
+        )
         if self._attachment_lookup is not None and self._may_carry_files(message, attachments):
             # Bots get file attachments only in 1:1 chats; elsewhere Graph tells (never blocking the rules).
             try:
@@ -180,7 +197,9 @@ class NudgeService:
         )
         user_key = self._keyer.key(message.sender)
         if self._stats is not None:
-            await self._stats.message_checked(message, sorted({f.rule_id for f in findings}), user_key)
+            await self._stats.message_checked(
+                message, sorted({f.rule_id for f in findings}) if findings else (), user_key
+            )
         if message.is_edit:
             return await self._check_edit(message, findings, rule_set, user_key)
         if not findings:
@@ -193,12 +212,12 @@ class NudgeService:
 
     @staticmethod
     def _may_carry_files(message: IncomingMessage, attachments: tuple[tuple[str, str], ...]) -> bool:
-        if message.conversation.kind == "personal":
+        if "<attachment" not in message.original_text or message.conversation.kind == "personal":
             return False
         has_file = any(
             not ct.startswith(("text/html", "application/vnd.microsoft.card")) for ct, _ in attachments
         )
-        return not has_file and "<attachment" in message.original_text
+        return not has_file
 
     async def _check_edit(
         self, message: IncomingMessage, findings: list[Finding], rule_set: RuleSet, user_key: str

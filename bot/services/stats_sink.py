@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.domain import CardAction, IncomingMessage, Person
-from bot.services.nudges import today_jst
+from bot.services.nudges import jst_day_of, today_jst
 from bot.stats import DepartmentResolver, StatsRecorder
 
 # A question as people type it in chat: a question mark, or a polite question ending.
@@ -23,23 +24,33 @@ class RecorderSink:
     """Implements the nudge service's ``StatsSink`` on ``StatsRecorder`` (in memory, batched)."""
 
     def __init__(
-        self, recorder: StatsRecorder, departments: DepartmentResolver | None, clock: Callable[[], datetime]
+        self,
+        recorder: StatsRecorder,
+        departments: DepartmentResolver | None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock`` None: the system clock (read the cheap way, once per message)."""
         self._recorder = recorder
         self._departments = departments
-        self._clock = clock
+        self._today: Callable[[], date] = (
+            (lambda: today_jst(clock())) if clock is not None else (lambda: jst_day_of(time.time()))
+        )
 
     async def _department(self, person: Person) -> str | None:
-        if self._departments is None:
+        departments = self._departments
+        if departments is None:
             return None
-        return await self._departments.resolve(person.aad_object_id)
+        known = departments.cached(person.aad_object_id)  # the usual case: no await, no task
+        if known is not None:
+            return known
+        return await departments.resolve(person.aad_object_id)
 
     async def message_checked(self, message: IncomingMessage, rule_ids: Sequence[str], user_key: str) -> None:
         """Count a message, the rules it broke and whether it asked a question."""
         if message.is_edit:
             return  # an edit is the same message; it was counted when it was posted
         self._recorder.record_message(
-            day=today_jst(self._clock()),
+            day=self._today(),
             conversation_kind=message.conversation.kind,
             department=await self._department(message.sender),
             user_key=user_key,
@@ -56,7 +67,7 @@ class RecorderSink:
     ) -> None:
         """Count a nudge that reached the sender."""
         self._recorder.record_nudge(
-            day=today_jst(self._clock()),
+            day=self._today(),
             conversation_kind=conversation_kind,
             department=await self._department(sender),
             rule_ids=rule_ids,
@@ -67,7 +78,7 @@ class RecorderSink:
         self, action: CardAction, kind: str, rule_ids: Sequence[str], user_key: str
     ) -> None:
         """Count feedback, snoozes and opt-outs."""
-        day = today_jst(self._clock())
+        day = self._today()
         department = await self._department(action.sender)
         conversation_kind = action.conversation.kind
         activity_id = f"{action.conversation.conversation_id}:{action.activity_id}"

@@ -49,6 +49,12 @@ class DistinctMetric(StrEnum):
     FEEDBACK_USERS = "feedback_users"  # dimension: rule id
 
 
+# the plain strings, for the per-message path (an enum member's .value is an attribute lookup)
+_MESSAGES, _QUESTIONS = Metric.MESSAGES.value, Metric.QUESTIONS.value
+_RULE_HITS, _NUDGES = Metric.RULE_HITS.value, Metric.NUDGES.value
+_SENDERS = DistinctMetric.SENDERS.value
+
+
 class ClaimStore(Protocol):
     """The part of ``ActivityClaims`` the recorder needs."""
 
@@ -134,15 +140,18 @@ class StatsRecorder:
             return
         dept = department or UNKNOWN_DEPARTMENT
         add = contribution.counters
-        add[(day, conversation_kind, dept, "", Metric.MESSAGES.value)] += 1
+        add[(day, conversation_kind, dept, "", _MESSAGES)] += 1
         if is_question:
-            add[(day, conversation_kind, dept, "", Metric.QUESTIONS.value)] += 1
-        for rule_id in dict.fromkeys(rule_ids):
-            add[(day, conversation_kind, dept, rule_id, Metric.RULE_HITS.value)] += 1
-        for rule_id in dict.fromkeys(nudged_rule_ids):
-            add[(day, conversation_kind, dept, rule_id, Metric.NUDGES.value)] += 1
-        contribution.distinct.add((day, DistinctMetric.SENDERS.value, dept, user_key))
-        self._maybe_flush_early()
+            add[(day, conversation_kind, dept, "", _QUESTIONS)] += 1
+        if rule_ids:
+            for rule_id in dict.fromkeys(rule_ids):
+                add[(day, conversation_kind, dept, rule_id, _RULE_HITS)] += 1
+        if nudged_rule_ids:
+            for rule_id in dict.fromkeys(nudged_rule_ids):
+                add[(day, conversation_kind, dept, rule_id, _NUDGES)] += 1
+        contribution.distinct.add((day, _SENDERS, dept, user_key))
+        if activity_id:
+            self._maybe_flush_early()
 
     def record_nudge(
         self,

@@ -55,8 +55,11 @@ class InvalidActivity(ValueError):
     """The activity lacks something the bot needs (answered 400)."""
 
 
+_NOTHING: Final[dict[str, Any]] = {}  # stands for a missing or mistyped object; never written to
+
+
 def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) else _NOTHING
 
 
 def _str(value: Any) -> str:
@@ -69,7 +72,9 @@ def _opt_str(value: Any) -> str | None:
 
 def plain_text(text: str) -> str:
     """The text the rules see: mentions removed, HTML tags stripped, entities decoded."""
-    if "<" in text:
+    if text.startswith("<p>") and text.endswith("</p>") and text.count("<") == 2:
+        text = text[3:-4]  # Teams' usual one-paragraph message, without the regexes
+    elif "<" in text:
         if "<at" in text or "<AT" in text or "<At" in text:
             text = _MENTION.sub("", text)
         text = _BREAK.sub("\n", text)
@@ -85,11 +90,14 @@ def plain_text(text: str) -> str:
 
 def person(account: Any) -> Person:
     """A domain Person from a ChannelAccount dict."""
-    account = _obj(account)
+    if not isinstance(account, dict):
+        return Person(teams_id="", aad_object_id=None, name="")
+    teams_id = account.get("id")
+    name = account.get("name")
     return Person(
-        teams_id=_str(account.get("id")),
+        teams_id=teams_id if isinstance(teams_id, str) else "",
         aad_object_id=_opt_str(account.get("aadObjectId")),
-        name=_str(account.get("name")),
+        name=name if isinstance(name, str) else "",
     )
 
 
@@ -117,17 +125,24 @@ def event_type(activity: dict[str, Any]) -> str:
 
 def conversation_ref(activity: dict[str, Any]) -> ConversationRef:
     """Where the activity happened, enough to answer there later."""
-    conversation = _obj(activity.get("conversation"))
-    conversation_id = _str(conversation.get("id"))
-    service_url = _str(activity.get("serviceUrl"))
-    if not conversation_id:
+    # written out rather than through the small helpers: this runs for every activity
+    conversation = activity.get("conversation")
+    if not isinstance(conversation, dict):
+        conversation = _NOTHING
+    conversation_id = conversation.get("id")
+    if not isinstance(conversation_id, str) or not conversation_id:
         raise InvalidActivity("conversation.id missing")
-    if not service_url:
+    service_url = activity.get("serviceUrl")
+    if not isinstance(service_url, str) or not service_url:
         raise InvalidActivity("serviceUrl missing")
-    channel_data = _obj(activity.get("channelData"))
-    team = _obj(channel_data.get("team"))
-    team_id = _opt_str(team.get("id"))
-    channel_id = _opt_str(_obj(channel_data.get("channel")).get("id"))
+    channel_data = activity.get("channelData")
+    if not isinstance(channel_data, dict):
+        channel_data = _NOTHING
+    team = channel_data.get("team")
+    if not isinstance(team, dict):
+        team = _NOTHING
+    channel = channel_data.get("channel")
+    channel_id = _opt_str(channel.get("id")) if isinstance(channel, dict) else None
     declared = conversation.get("conversationType")
     kind: ConversationKind
     if isinstance(declared, str) and declared in _CONVERSATION_KINDS:
@@ -139,13 +154,17 @@ def conversation_ref(activity: dict[str, Any]) -> ConversationRef:
     else:
         kind = "personal"
     _, _, thread_root = conversation_id.partition(";messageid=")
+    tenant = channel_data.get("tenant")
+    tenant = _opt_str(tenant.get("id")) if isinstance(tenant, dict) else None
+    recipient = activity.get("recipient")
+    bot_id = recipient.get("id") if isinstance(recipient, dict) else None
     return ConversationRef(
         conversation_id=conversation_id,
         kind=kind,
         service_url=service_url,
-        tenant_id=tenant_id(activity),
-        bot_id=_str(_obj(activity.get("recipient")).get("id")),
-        team_id=team_id,
+        tenant_id=tenant or _opt_str(conversation.get("tenantId")),
+        bot_id=bot_id if isinstance(bot_id, str) else "",
+        team_id=_opt_str(team.get("id")),
         channel_id=channel_id,
         thread_root_id=thread_root or None,
         team_aad_group_id=_opt_str(team.get("aadGroupId")),

@@ -43,36 +43,71 @@ _NOT_JSON = _error_body("bad_request", "body is not a JSON object")
 _KEYS_UNAVAILABLE = _error_body("unavailable", "signing keys unavailable, try again later")
 
 
+def _is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type header names JSON (``application/json``, any parameters, any case)."""
+    if content_type is None:
+        return False
+    if content_type == "application/json" or content_type.startswith("application/json;"):
+        return True
+    return content_type.partition(";")[0].strip().lower() == "application/json"
+
+
 def _json(status: int, body: bytes) -> web.Response:
     return web.Response(status=status, body=body, content_type="application/json")
+
+
+_IN_FLIGHT: Any = object()  # the first delivery of an activity is still being handled
 
 
 class RecentActivities:
     """A bounded record of activities being or already handled, for dropping redeliveries.
 
-    Each entry holds the future answer, so a redelivered invoke gets the same answer as the
-    first delivery, even while the first is still being handled.
+    Each entry holds the answer, so a redelivered invoke gets the same answer as the first
+    delivery; one that arrives while the first is still being handled waits for it (a future
+    is made only then: the first delivery, which is nearly every delivery, costs a dict entry).
     """
 
     def __init__(self, capacity: int = RECENT_ACTIVITY_CAPACITY) -> None:
         self._capacity = capacity
         # OrderedDict: evicting the oldest is O(1) (a plain dict degrades after many front deletions)
-        self._answers: OrderedDict[tuple[str, ...], asyncio.Future[Answer]] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, ...], Answer] = OrderedDict()
+        self._waiting: dict[tuple[str, ...], list[asyncio.Future[Answer]]] = {}
 
-    def claim(self, key: tuple[str, ...]) -> tuple[bool, asyncio.Future[Answer]]:
-        """(True, new future) for a first delivery; (False, the first's future) for a repeat."""
-        existing = self._answers.get(key)
-        if existing is not None:
-            return False, existing
+    def claim(self, key: tuple[str, ...]) -> bool:
+        """True for a first delivery (the caller then calls ``settle`` or ``forget``)."""
+        answers = self._answers
+        if key in answers:
+            return False
+        answers[key] = _IN_FLIGHT
+        if len(answers) > self._capacity:
+            answers.popitem(last=False)
+        return True
+
+    async def answer_of(self, key: tuple[str, ...]) -> Answer:
+        """The first delivery's answer (waiting for it while it is being handled)."""
+        answer = self._answers.get(key, _IN_FLIGHT)
+        if answer is not _IN_FLIGHT:
+            return answer
+        if key not in self._answers and key not in self._waiting:
+            return (503, None)  # forgotten meanwhile: let the channel try again
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._answers[key] = future
-        if len(self._answers) > self._capacity:
-            self._answers.popitem(last=False)
-        return True, future
+        self._waiting.setdefault(key, []).append(future)
+        return await asyncio.shield(future)
+
+    def settle(self, key: tuple[str, ...], answer: Answer) -> None:
+        """Record the first delivery's answer and hand it to redeliveries waiting for it."""
+        if key in self._answers:
+            self._answers[key] = answer
+        for future in self._waiting.pop(key, ()):
+            if not future.done():
+                future.set_result(answer)
 
     def forget(self, key: tuple[str, ...]) -> None:
-        """Drop a claim so that a redelivery is handled again."""
+        """Drop a claim so that a redelivery is handled again (waiting redeliveries get 503)."""
         self._answers.pop(key, None)
+        for future in self._waiting.pop(key, ()):
+            if not future.done():
+                future.set_result((503, None))
 
 
 def dedupe_key(activity: dict[str, Any]) -> tuple[str, ...] | None:
@@ -112,24 +147,17 @@ class MessagesEndpoint:
         self._validator = validator  # None: local mode (loopback only, no token)
         self._allowed_tenants = allowed_tenant_ids
         self._recent = RecentActivities()
-        self._latency = metrics.http_request_duration_seconds.labels(ROUTE_LABEL)
-        self._requests: dict[int, Any] = {}
+        self._stats = metrics.route(ROUTE_LABEL)
 
     async def handle(self, request: web.Request) -> web.Response:
         """aiohttp handler for POST /api/messages."""
         started = time.perf_counter()
         response = await self._answer(request)
-        self._latency.observe(time.perf_counter() - started)
-        counter = self._requests.get(response.status)
-        if counter is None:
-            counter = self._requests[response.status] = self._metrics.http_requests_total.labels(
-                ROUTE_LABEL, str(response.status)
-            )
-        counter.inc()
+        self._stats.observe(response.status, time.perf_counter() - started)
         return response
 
     async def _answer(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/json":
+        if not _is_json(request.headers.get("Content-Type")):
             return _json(415, _UNSUPPORTED_TYPE)
         declared = request.content_length
         if declared is not None and declared > MAX_BODY_BYTES:
@@ -152,7 +180,7 @@ class MessagesEndpoint:
             activity = json.loads(body)
         except (ValueError, RecursionError):
             return _json(400, _NOT_JSON)
-        if not isinstance(activity, dict):
+        if activity.__class__ is not dict:
             return _json(400, _NOT_JSON)
         try:
             if token is not None:
@@ -165,7 +193,7 @@ class MessagesEndpoint:
         except AuthFailure as failure:
             return self._refuse(failure)
         kind = activity.get("type")
-        self._metrics.count_activity(kind if isinstance(kind, str) else "other")
+        self._stats.count_activity(kind if kind.__class__ is str else "other")
         status, answer = await self._route_once(activity)
         if answer is None:
             return web.Response(status=status)
@@ -175,18 +203,17 @@ class MessagesEndpoint:
         key = dedupe_key(activity)
         if key is None:
             return await self._route(activity)
-        first, future = self._recent.claim(key)
-        if not first:
+        recent = self._recent
+        if not recent.claim(key):
             self._metrics.duplicate_activities_total.inc()
-            return await asyncio.shield(future)
+            return await recent.answer_of(key)
         try:
             answer = await self._route(activity)
         except BaseException:
             # cancelled (server shutting down): let a redelivery try again
-            self._recent.forget(key)
-            future.set_result((503, None))
+            recent.forget(key)
             raise
-        future.set_result(answer)
+        recent.settle(key, answer)
         return answer
 
     async def _route(self, activity: dict[str, Any]) -> Answer:

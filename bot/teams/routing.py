@@ -69,12 +69,23 @@ class ActivityRouter:
             (is_install, self._on_install),
             (is_card_action, self._on_card_action),
         ]
+        # the same pairs, looked up by activity type first (each selector tests the type anyway)
+        self._by_type: dict[str, list[tuple[Selector, Route]]] = {
+            convert.MESSAGE: self._routes[:2],
+            convert.MESSAGE_UPDATE: self._routes[:1],
+            convert.INSTALLATION_UPDATE: self._routes[2:3],
+            convert.CONVERSATION_UPDATE: self._routes[2:3],
+            convert.INVOKE: self._routes[3:],
+        }
 
     async def route(self, activity: Activity) -> InvokeBody | None:
         """Handle one activity; the invoke answer body, if any. Raises InvalidActivity."""
-        for selector, route in self._routes:
-            if selector(activity):
-                return await route(activity)
+        kind = activity.get("type")
+        routes = self._by_type.get(kind) if kind.__class__ is str else None
+        if routes is not None:
+            for selector, route in routes:
+                if selector(activity):
+                    return await route(activity)
         return None
 
     async def _on_message(self, activity: Activity, *, is_edit: bool = False) -> None:

@@ -43,6 +43,7 @@ def make_http_session(
         timeout=aiohttp.ClientTimeout(total=timeout_s, connect=5.0),
         headers={"User-Agent": USER_AGENT},
         raise_for_status=False,
+        cookie_jar=aiohttp.DummyCookieJar(),  # Bot Connector and Graph use tokens, never cookies
     )
 
 
