@@ -207,7 +207,6 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
     nudges = NudgeService(
         rules=current_rules,
         state=database.nudges,
-        claims=database.activity_claims,
         conversations=database.conversations,
         keyer=keyer,
         config=NudgeConfig(

@@ -29,7 +29,7 @@ from bot.domain import (
 from bot.ports import SendResult
 from bot.services.actions import ActionOutcome, ActionRegistry
 from bot.services.userkey import UserKeyer
-from bot.storage.ports import ActivityClaims, ConversationStore, NudgeState
+from bot.storage.ports import ConversationStore, NudgeState
 from cards import (
     DEFAULT_RULE_HOWTO,
     HOWTO_TOPICS,
@@ -150,7 +150,6 @@ class NudgeService:
         *,
         rules: Callable[[], RuleSet],
         state: NudgeState,
-        claims: ActivityClaims,
         conversations: ConversationStore,
         keyer: UserKeyer,
         config: NudgeConfig | None = None,
@@ -161,7 +160,6 @@ class NudgeService:
     ) -> None:
         self._rules = rules
         self._state = state
-        self._claims = claims
         self._conversations = conversations
         self._keyer = keyer
         self._config = config or NudgeConfig()
@@ -204,11 +202,9 @@ class NudgeService:
             return await self._check_edit(message, findings, rule_set, user_key)
         if not findings:
             return []
-        if not await self._claims.claim(
-            f"nudge:{message.conversation.conversation_id}:{message.activity_id}"
-        ):
-            return []  # Teams redelivered it, or another replica has it
-        return await self._nudge(message, findings, rule_set, user_key)
+        # claimed with the reservation, in one write: Teams may redeliver it, or to another replica
+        once_key = f"nudge:{message.conversation.conversation_id}:{message.activity_id}"
+        return await self._nudge(message, findings, rule_set, user_key, once_key=once_key)
 
     @staticmethod
     def _may_carry_files(message: IncomingMessage, attachments: tuple[tuple[str, str], ...]) -> bool:
@@ -273,6 +269,7 @@ class NudgeService:
         user_key: str,
         *,
         edit: bool = False,
+        once_key: str | None = None,
     ) -> list[Outgoing]:
         now = self._clock()
         day = today_jst(now)
@@ -293,6 +290,7 @@ class NudgeService:
             day,
             per_rule_cap=self._config.per_rule_daily_cap,
             overall_cap=self._config.overall_daily_cap,
+            once_key=once_key,
         )
         if not allowed:
             return []

@@ -134,6 +134,11 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        _settle(future, ok, value)
+
+
 class _SqliteWriter:
     """One thread that runs write transactions, committing those queued together at once."""
 
@@ -177,11 +182,15 @@ class _SqliteWriter:
                     stopping = True
                     break
                 batch.append(job)
+            # one wake-up of each waiting event loop per group, not one per write
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
             for job, (ok, value) in zip(batch, self._commit(batch), strict=True):
+                by_loop.setdefault(job.loop, []).append((job.future, ok, value))
+            for loop, settled in by_loop.items():
                 try:
-                    job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+                    loop.call_soon_threadsafe(_settle_all, settled)
                 except RuntimeError:  # the caller's event loop is gone; nobody is waiting
-                    log.debug("write finished after its event loop closed")
+                    log.debug("writes finished after their event loop closed")
 
     def _commit(self, batch: list[_WriteJob]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []

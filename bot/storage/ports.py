@@ -250,11 +250,14 @@ class NudgeState(Protocol):
         *,
         per_rule_cap: int = 1,
         overall_cap: int = 3,
+        once_key: str | None = None,
     ) -> list[str]:
         """Atomically pick the rules that may still nudge this user on ``day`` and count them.
 
         Rules are taken in the given order; opted-out rules are skipped and a user snoozed on
-        ``day`` gets none. Holds across concurrent callers and replicas.
+        ``day`` gets none. Holds across concurrent callers and replicas. With ``once_key`` the
+        key is claimed (as ``ActivityClaims.claim`` does) in the same transaction, and a key
+        claimed before gets no rules: a redelivered message is nudged once, in one write.
         """
         ...
 

@@ -96,7 +96,6 @@ async def e2e(db: Database, openid: OpenIdStandIn) -> AsyncIterator[EndToEnd]:
     nudges = NudgeService(
         rules=lambda: rules.current,
         state=db.nudges,
-        claims=db.activity_claims,
         conversations=db.conversations,
         keyer=UserKeyer(b"k" * 32),
     )

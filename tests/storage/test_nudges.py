@@ -231,3 +231,37 @@ async def test_purge_drops_old_state_but_keeps_feedback(db: Database) -> None:
     assert await db.nudges.feedback_counts(old_day) == [FeedbackCount("a", 1, 0)]
     assert await db.read(count_rows, recent_events) == 0
     assert await db.read(count_rows, sent_nudges) == 1
+
+
+async def test_reserve_with_a_once_key_claims_it_in_the_same_write(db: Database) -> None:
+    assert await db.nudges.reserve(USER, ["a"], DAY, per_rule_cap=5, once_key="nudge:19:c:m1") == ["a"]
+    # a redelivery of the same message gets nothing and uses up nothing
+    assert await db.nudges.reserve(USER, ["a"], DAY, per_rule_cap=5, once_key="nudge:19:c:m1") == []
+    assert await db.activity_claims.claim("nudge:19:c:m1") is False
+    assert await db.nudges.reserve(USER, ["a"], DAY, per_rule_cap=2, once_key="nudge:19:c:m2") == ["a"]
+    assert await db.nudges.reserve(USER, ["a"], DAY, per_rule_cap=2, once_key="nudge:19:c:m3") == []
+
+
+async def test_a_message_delivered_to_two_replicas_at_once_is_reserved_once(
+    db: Database, replica: Database
+) -> None:
+    results = await asyncio.gather(
+        *(
+            (db if i % 2 else replica).nudges.reserve(
+                f"user-{i % 3}", ["a"], DAY, per_rule_cap=100, overall_cap=100, once_key="nudge:19:c:same"
+            )
+            for i in range(20)
+        )
+    )
+    assert sum(1 for granted in results if granted) == 1
+
+
+async def test_a_sent_nudge_keeps_its_exact_time_whatever_the_zone(db: Database) -> None:
+    at = datetime.now(ZoneInfo("Asia/Tokyo")).replace(microsecond=123456)
+    await db.nudges.record_sent_nudge("n-t", "msg-t", "19:t", USER, ["a"], None, "personal", at)
+    found = await db.nudges.get_sent_nudge("n-t")
+    assert found is not None and found.sent_at == at and found.sent_at.tzinfo is not None
+    assert found.rule_ids == ("a",)
+    # and the purge, which compares times in SQL, still sees it as recent
+    assert await db.nudges.purge_older_than(30) == 0
+    assert await db.nudges.get_sent_nudge("n-t") is not None

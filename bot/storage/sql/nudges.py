@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from bot.storage.models import (
+    activity_claims,
     nudge_feedback,
     nudge_opt_outs,
     nudge_rule_days,
@@ -87,9 +89,33 @@ def _lock_user_day(conn: sa.Connection, user_key: str, day: date) -> int:
     return int(conn.execute(_LOCK_USER_DAY, key).scalar_one())
 
 
+_CLAIM = per_dialect(
+    lambda insert: (
+        insert(activity_claims)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(activity_claims.c.key)
+    )
+)
+
+
 def _reserve(
-    conn: sa.Connection, user_key: str, wanted: list[str], day: date, per_rule_cap: int, overall_cap: int
+    conn: sa.Connection,
+    user_key: str,
+    wanted: list[str],
+    day: date,
+    per_rule_cap: int,
+    overall_cap: int,
+    once_key: str | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        return _reserve_sqlite(raw, user_key, wanted, day, per_rule_cap, overall_cap, once_key, now)
+    if once_key is not None:
+        claim = {"key": once_key, "claimed_at": now or utcnow()}
+        if conn.execute(_CLAIM[conn.dialect.name], claim).first() is None:
+            return []  # handled before (a redelivery, or another replica)
     total = _lock_user_day(conn, user_key, day)
     snoozed_until = conn.execute(_SNOOZED_UNTIL, {"user_key": user_key}).scalar_one_or_none()
     if snoozed_until is not None and day <= snoozed_until:
@@ -101,13 +127,7 @@ def _reserve(
             _RULE_COUNTS, {"user_key": user_key, "day": day, "rule_ids": wanted}
         )
     }
-    granted: list[str] = []
-    for rule_id in wanted:
-        if total + len(granted) >= overall_cap:
-            break
-        if rule_id in opted_out or counts.get(rule_id, 0) >= per_rule_cap:
-            continue
-        granted.append(rule_id)
+    granted = _grant(wanted, total, opted_out, counts, per_rule_cap, overall_cap)
     if granted:
         conn.execute(
             _BUMP_RULE[conn.dialect.name],
@@ -115,6 +135,111 @@ def _reserve(
         )
         conn.execute(_BUMP_TOTAL, {"b_user_key": user_key, "b_day": day, "granted": len(granted)})
     return granted
+
+
+def _grant(
+    wanted: list[str],
+    total: int,
+    opted_out: set[str],
+    counts: dict[str, int],
+    per_rule_cap: int,
+    overall_cap: int,
+) -> list[str]:
+    granted: list[str] = []
+    for rule_id in wanted:
+        if total + len(granted) >= overall_cap:
+            break
+        if rule_id in opted_out or counts.get(rule_id, 0) >= per_rule_cap:
+            continue
+        granted.append(rule_id)
+    return granted
+
+
+# The same transaction on SQLite, straight through sqlite3: the writer thread runs it for every
+# nudge, and SQLAlchemy's execution costs about six times sqlite3's own for statements this
+# small. Values are written exactly as SQLAlchemy writes them (sqlite_text_of), and read back
+# through SQLAlchemy everywhere else.
+_SQLITE_CLAIM = "INSERT INTO activity_claims (key, claimed_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+_SQLITE_USER_DAY = (
+    "INSERT INTO nudge_user_days (user_key, day, total) VALUES (?, ?, 0) "
+    "ON CONFLICT (user_key, day) DO UPDATE SET total = total RETURNING total"
+)
+_SQLITE_SNOOZED_UNTIL = "SELECT until FROM nudge_snoozes WHERE user_key = ?"
+_SQLITE_OPTED_OUT = "SELECT rule_id FROM nudge_opt_outs WHERE user_key = ?"
+_SQLITE_RULE_COUNTS = "SELECT rule_id, count FROM nudge_rule_days WHERE user_key = ? AND day = ?"
+_SQLITE_BUMP_RULE = (
+    "INSERT INTO nudge_rule_days (user_key, day, rule_id, count) VALUES (?, ?, ?, 1) "
+    "ON CONFLICT (user_key, day, rule_id) DO UPDATE SET count = count + 1"
+)
+_SQLITE_BUMP_TOTAL = "UPDATE nudge_user_days SET total = total + ? WHERE user_key = ? AND day = ?"
+
+
+def sqlite_text_of(value: datetime) -> str:
+    """A timestamp as SQLAlchemy keeps it in SQLite (UTC, no offset, microseconds)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; pass an aware one (UTC)")
+    utc = value.astimezone(UTC)
+    return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
+
+
+def _reserve_sqlite(
+    raw: Any,
+    user_key: str,
+    wanted: list[str],
+    day: date,
+    per_rule_cap: int,
+    overall_cap: int,
+    once_key: str | None,
+    now: datetime | None,
+) -> list[str]:
+    if once_key is not None:
+        claimed = raw.execute(_SQLITE_CLAIM, (once_key, sqlite_text_of(now or utcnow())))
+        if claimed.rowcount != 1:
+            return []  # handled before (a redelivery, or another process)
+    day_text = day.isoformat()
+    # the writer's BEGIN IMMEDIATE already holds the database's write lock
+    total = int(raw.execute(_SQLITE_USER_DAY, (user_key, day_text)).fetchall()[0][0])
+    snoozed = raw.execute(_SQLITE_SNOOZED_UNTIL, (user_key,)).fetchone()
+    if snoozed is not None and day_text <= snoozed[0]:
+        return []
+    opted_out = {row[0] for row in raw.execute(_SQLITE_OPTED_OUT, (user_key,))}
+    counts = dict(raw.execute(_SQLITE_RULE_COUNTS, (user_key, day_text)).fetchall())
+    granted = _grant(wanted, total, opted_out, counts, per_rule_cap, overall_cap)
+    if granted:
+        raw.executemany(_SQLITE_BUMP_RULE, [(user_key, day_text, rule_id) for rule_id in granted])
+        raw.execute(_SQLITE_BUMP_TOTAL, (len(granted), user_key, day_text))
+    return granted
+
+
+_RECORD_SENT = per_dialect(
+    lambda insert: insert(sent_nudges).on_conflict_do_nothing(index_elements=["nudge_id"])
+)
+_SQLITE_RECORD_SENT = (
+    "INSERT INTO sent_nudges (nudge_id, conversation_id, message_activity_id, user_key, rule_ids, "
+    "sent_activity_id, delivered_via, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (nudge_id) DO NOTHING"
+)
+
+
+def _record_sent(conn: sa.Connection, row: dict[str, Any]) -> None:
+    if conn.dialect.name != "sqlite":
+        conn.execute(_RECORD_SENT[conn.dialect.name], row)
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute(
+        _SQLITE_RECORD_SENT,
+        (
+            row["nudge_id"],
+            row["conversation_id"],
+            row["message_activity_id"],
+            row["user_key"],
+            json.dumps(row["rule_ids"]),  # as SQLAlchemy's JSON type writes it
+            row["sent_activity_id"],
+            row["delivered_via"],
+            sqlite_text_of(row["sent_at"]),
+        ),
+    )
 
 
 def _release(conn: sa.Connection, user_key: str, wanted: list[str], day: date) -> None:
@@ -174,12 +299,16 @@ class SqlNudgeState(SqlRepository):
         *,
         per_rule_cap: int = 1,
         overall_cap: int = 3,
+        once_key: str | None = None,
     ) -> list[str]:
-        """Atomically pick the rules that may still nudge this user on ``day`` and count them."""
+        """Atomically pick the rules that may still nudge this user on ``day`` and count them
+        (claiming ``once_key`` in the same transaction; a key claimed before gets none)."""
         wanted = unique_in_order(rule_ids)
         if not wanted or per_rule_cap <= 0 or overall_cap <= 0:
             return []
-        return await self._db.write_relaxed(_reserve, user_key, wanted, day, per_rule_cap, overall_cap)
+        return await self._db.write_relaxed(
+            _reserve, user_key, wanted, day, per_rule_cap, overall_cap, once_key, utcnow()
+        )
 
     async def release(self, user_key: str, rule_ids: Sequence[str], day: date) -> None:
         """Give back a reservation whose nudge could not be sent."""
@@ -262,21 +391,17 @@ class SqlNudgeState(SqlRepository):
         at: datetime,
     ) -> None:
         """Remember where a nudge went (idempotent per ``nudge_id``)."""
-        stmt = (
-            self._insert(sent_nudges)
-            .values(
-                nudge_id=nudge_id,
-                conversation_id=conversation_id,
-                message_activity_id=message_activity_id,
-                user_key=user_key,
-                rule_ids=list(rule_ids),
-                sent_activity_id=sent_activity_id,
-                delivered_via=delivered_via,
-                sent_at=at,
-            )
-            .on_conflict_do_nothing(index_elements=["nudge_id"])
-        )
-        await self._db.write_relaxed(execute, stmt)
+        row = {
+            "nudge_id": nudge_id,
+            "conversation_id": conversation_id,
+            "message_activity_id": message_activity_id,
+            "user_key": user_key,
+            "rule_ids": list(rule_ids),
+            "sent_activity_id": sent_activity_id,
+            "delivered_via": delivered_via,
+            "sent_at": at,
+        }
+        await self._db.write_relaxed(_record_sent, row)
 
     async def find_nudge_for_message(
         self, conversation_id: str, message_activity_id: str
