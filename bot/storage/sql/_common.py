@@ -40,6 +40,14 @@ def per_dialect(build: Callable[[Callable[[sa.Table], Any]], Any]) -> dict[str, 
     return {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
 
 
+def sqlite_text_of(value: datetime) -> str:
+    """A timestamp as SQLAlchemy keeps it in SQLite (UTC, no offset, microseconds)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; pass an aware one (UTC)")
+    utc = value.astimezone(UTC)
+    return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
+
+
 # Small functions to hand to Database.write / Database.read for single statements.
 
 

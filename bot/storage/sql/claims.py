@@ -8,7 +8,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from bot.storage.models import activity_claims, job_runs
-from bot.storage.sql._common import SqlRepository, chunks, insert_for, per_dialect, unique_in_order, utcnow
+from bot.storage.sql._common import (
+    SqlRepository,
+    chunks,
+    insert_for,
+    per_dialect,
+    sqlite_text_of,
+    unique_in_order,
+    utcnow,
+)
 
 _CLAIM = per_dialect(
     lambda insert: (
@@ -28,8 +36,22 @@ def _claim_one(conn: sa.Connection, key: str, now: datetime) -> bool:
     return conn.execute(_CLAIM[conn.dialect.name], {"key": key, "claimed_at": now}).first() is not None
 
 
+_SQLITE_CLAIM = "INSERT INTO activity_claims (key, claimed_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+
+
 def _claim_many(conn: sa.Connection, keys: Sequence[str], now: datetime) -> set[str]:
     claimed: set[str] = set()
+    if conn.dialect.name == "sqlite":
+        # One fixed statement per key, straight through sqlite3: a multi-row INSERT of a new
+        # length is compiled anew by SQLAlchemy every time, and the statistics flush claims
+        # a batch of a different length every few seconds.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        at = sqlite_text_of(now)
+        for key in keys:
+            if raw.execute(_SQLITE_CLAIM, (key, at)).rowcount == 1:
+                claimed.add(key)
+        return claimed
     for part in chunks(keys, 2):
         stmt = (
             insert_for(conn, activity_claims)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from bot.storage.sql._common import (
     rows,
     scalar,
     scalars,
+    sqlite_text_of,
     unique_in_order,
     utcnow,
 )
@@ -172,14 +173,6 @@ _SQLITE_BUMP_RULE = (
     "ON CONFLICT (user_key, day, rule_id) DO UPDATE SET count = count + 1"
 )
 _SQLITE_BUMP_TOTAL = "UPDATE nudge_user_days SET total = total + ? WHERE user_key = ? AND day = ?"
-
-
-def sqlite_text_of(value: datetime) -> str:
-    """A timestamp as SQLAlchemy keeps it in SQLite (UTC, no offset, microseconds)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the database; pass an aware one (UTC)")
-    utc = value.astimezone(UTC)
-    return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
 
 
 def _reserve_sqlite(

@@ -8,7 +8,6 @@ token I/O; this one is built once. It never raises for an HTTP answer: callers g
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from bot.teams.outbound.http import is_allowed_service_url
@@ -170,9 +170,10 @@ class ConnectorClient:
             self._count_call("refused_url")
             return ConnectorResponse(None, error="untrusted service url")
         # The path is built percent-encoded already (conversation_path); serialised once for
-        # every attempt, as UTF-8 rather than \u escapes (a Japanese card is a third the size).
+        # every attempt, as UTF-8 rather than \u escapes (a Japanese card is a third the size),
+        # by orjson (a card takes the standard library about ten times as long).
         target = URL(f"{url}?isTargetedActivity=true" if targeted else url, encoded=True)
-        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        data = None if body is None else orjson.dumps(body)
         attempt = 0
         while True:
             attempt += 1
@@ -227,7 +228,7 @@ class ConnectorClient:
 
 async def _json_or_none(response: aiohttp.ClientResponse) -> dict[str, Any] | None:
     try:
-        data = await response.json(content_type=None)
+        data = await response.json(content_type=None, loads=orjson.loads)
     except (ValueError, aiohttp.ContentTypeError):
         return None
     return data if isinstance(data, dict) else None
