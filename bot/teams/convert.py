@@ -101,26 +101,48 @@ def person(account: Any) -> Person:
     )
 
 
+# The accessors below run several times for every activity: written out, without the helpers.
+
+
 def tenant_id(activity: dict[str, Any]) -> str | None:
     """The Entra tenant of the activity (channelData.tenant.id, else conversation.tenantId)."""
-    tenant = _opt_str(_obj(_obj(activity.get("channelData")).get("tenant")).get("id"))
-    return tenant or _opt_str(_obj(activity.get("conversation")).get("tenantId"))
+    channel_data = activity.get("channelData")
+    if isinstance(channel_data, dict):
+        tenant = channel_data.get("tenant")
+        if isinstance(tenant, dict):
+            found = tenant.get("id")
+            if isinstance(found, str) and found:
+                return found
+    conversation = activity.get("conversation")
+    if isinstance(conversation, dict):
+        found = conversation.get("tenantId")
+        if isinstance(found, str) and found:
+            return found
+    return None
 
 
 def is_from_bot(activity: dict[str, Any]) -> bool:
     """The sender is this bot or another bot (Teams bot ids start with '28:')."""
-    sender = _obj(activity.get("from"))
-    sender_id = _str(sender.get("id"))
-    return (
-        sender_id.startswith("28:")
-        or sender.get("role") == "bot"
-        or (bool(sender_id) and sender_id == _obj(activity.get("recipient")).get("id"))
-    )
+    sender = activity.get("from")
+    if not isinstance(sender, dict):
+        return False
+    sender_id = sender.get("id")
+    if not isinstance(sender_id, str):
+        sender_id = ""
+    if sender_id.startswith("28:") or sender.get("role") == "bot":
+        return True
+    recipient = activity.get("recipient")
+    return bool(sender_id) and isinstance(recipient, dict) and sender_id == recipient.get("id")
 
 
 def event_type(activity: dict[str, Any]) -> str:
     """Teams' channelData.eventType ('' when absent)."""
-    return _str(_obj(activity.get("channelData")).get("eventType"))
+    channel_data = activity.get("channelData")
+    if isinstance(channel_data, dict):
+        event = channel_data.get("eventType")
+        if isinstance(event, str):
+            return event
+    return ""
 
 
 def conversation_ref(activity: dict[str, Any]) -> ConversationRef:
@@ -213,14 +235,21 @@ def incoming_message(activity: dict[str, Any], *, is_edit: bool) -> IncomingMess
     if not sender.teams_id:
         raise InvalidActivity("from.id missing")
     attachments, html_body = _attachments(activity)
-    original = _str(activity.get("text")) or html_body
+    text = activity.get("text")
+    original = text if isinstance(text, str) and text else html_body
     if not original and not attachments:
         return None
-    activity_id = _str(activity.get("id"))
-    is_reply = bool(_opt_str(activity.get("replyToId"))) or (
+    activity_id = activity.get("id")
+    if not isinstance(activity_id, str):
+        activity_id = ""
+    reply_to = activity.get("replyToId")
+    is_reply = (isinstance(reply_to, str) and bool(reply_to)) or (
         conversation.thread_root_id is not None and conversation.thread_root_id != activity_id
     )
-    locale = _str(activity.get("locale")) or "ja-JP"
+    locale = activity.get("locale")
+    if not isinstance(locale, str) or not locale:
+        locale = "ja-JP"
+    timestamp = activity.get("timestamp")
     return IncomingMessage(
         activity_id=activity_id,
         conversation=conversation,
@@ -232,7 +261,7 @@ def incoming_message(activity: dict[str, Any], *, is_edit: bool) -> IncomingMess
         mentions_bot=_mentions_bot(activity, conversation.bot_id),
         attachments=attachments,
         locale=locale,
-        timestamp=_opt_str(activity.get("timestamp")),
+        timestamp=timestamp if isinstance(timestamp, str) and timestamp else None,
     )
 
 

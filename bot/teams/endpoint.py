@@ -201,30 +201,26 @@ class MessagesEndpoint:
 
     async def _route_once(self, activity: dict[str, Any]) -> Answer:
         key = dedupe_key(activity)
-        if key is None:
-            return await self._route(activity)
         recent = self._recent
-        if not recent.claim(key):
+        if key is not None and not recent.claim(key):
             self._metrics.duplicate_activities_total.inc()
             return await recent.answer_of(key)
         try:
-            answer = await self._route(activity)
-        except BaseException:
-            # cancelled (server shutting down): let a redelivery try again
-            recent.forget(key)
-            raise
-        recent.settle(key, answer)
-        return answer
-
-    async def _route(self, activity: dict[str, Any]) -> Answer:
-        try:
-            return 200, await self._router.route(activity)
+            answer: Answer = (200, await self._router.route(activity))
         except convert.InvalidActivity as problem:
-            return 400, {"error": "bad_request", "message": str(problem)}
+            answer = (400, {"error": "bad_request", "message": str(problem)})
         except Exception:
             # a bug in conversion; the client still gets a clean answer and the log the traceback
             log.exception("reading an activity of type %r failed", str(activity.get("type"))[:40])
-            return 400, {"error": "bad_request", "message": "activity could not be read"}
+            answer = (400, {"error": "bad_request", "message": "activity could not be read"})
+        except BaseException:
+            # cancelled (server shutting down): let a redelivery try again
+            if key is not None:
+                recent.forget(key)
+            raise
+        if key is not None:
+            recent.settle(key, answer)
+        return answer
 
     def _refuse(self, failure: AuthFailure) -> web.Response:
         self._metrics.auth_failures_total.labels(failure.reason).inc()
