@@ -115,6 +115,7 @@ INVALID: list[tuple[dict[str, str], list[str]]] = [
     ({"HOWTO_URLS": '{"chats": "https://x.example/"}'}, ["HOWTO_URLS: unknown topics chats"]),
     ({"HOWTO_URLS": '{"chat": "http://x.example/"}'}, ["HOWTO_URLS: must be https URLs: chat"]),
     ({"NUDGE_DAILY_CAP": "-1"}, ["NUDGE_DAILY_CAP: Input should be greater than or equal to 0"]),
+    ({"OUTBOUND_CONCURRENCY": "0"}, ["OUTBOUND_CONCURRENCY: Input should be greater than or equal to 1"]),
     ({"TARGETED_MESSAGES_ENABLED": "maybe"}, ["TARGETED_MESSAGES_ENABLED: Input should be a valid boolean"]),
     ({"MicrosoftAppId": APP_ID}, ["MicrosoftAppPassword: required when MicrosoftAppType=MultiTenant"]),
     (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -351,3 +352,16 @@ async def test_personal_delivery_inside_a_personal_chat_replies_there(
 async def test_nothing_to_send_is_not_sent(connector: FakeConnector, sender: TeamsSender) -> None:
     result = await sender.send(Outgoing(conversation=channel(connector.service_url)))
     assert not result.ok and connector.requests == []
+
+
+async def test_the_body_goes_as_utf8_json_not_as_unicode_escapes(
+    connector: FakeConnector, sender: TeamsSender
+) -> None:
+    await sender.send(nudge(channel(connector.service_url)))
+    (request,) = connector.requests
+    assert request.headers["Content-Type"].split(";")[0] == "application/json"
+    assert request.body["attachments"][0]["content"]["body"][0]["text"] == "ヒント"
+    # compact UTF-8: a \uXXXX escape would take six bytes for each of the three characters
+    assert int(request.headers["Content-Length"]) == len(
+        json.dumps(request.body, ensure_ascii=False, separators=(",", ":")).encode()
+    )
