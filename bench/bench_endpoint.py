@@ -771,7 +771,7 @@ async def run(options: argparse.Namespace) -> int:
         [sys.executable, "app.py"] if use_services else [sys.executable, __file__, "--serve-null-bot"]
     )
     if options.profile:
-        bot_command[1:1] = ["-m", "cProfile", "-o", str(Path(options.profile).resolve())]
+        bot_command[1:1] = ["-m", "cProfile", "-o", options.profile]  # made absolute in main()
     bot = await asyncio.create_subprocess_exec(*pinned(bot_command, 0), cwd=ROOT, env=environment)
     bare_command = [sys.executable, str(ROOT / "bench" / "bare_handler.py"), "--port", str(bare_port)]
     bare = await asyncio.create_subprocess_exec(*pinned(bare_command, 0), cwd=ROOT)
@@ -856,6 +856,8 @@ def main() -> int:
     if arguments.load:
         asyncio.run(python_load(arguments.load, arguments.seconds, arguments.connections))
         return 0
+    if arguments.profile:
+        arguments.profile = str(Path(arguments.profile).resolve())  # the bot runs in ROOT
     return asyncio.run(run(arguments))
 
 
