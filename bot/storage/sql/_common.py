@@ -48,6 +48,15 @@ def sqlite_text_of(value: datetime) -> str:
     return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
 
 
+def sqlite_connection(conn: sa.Connection) -> Any | None:
+    """The ``sqlite3`` connection under ``conn`` on SQLite (for the hot statements), else None."""
+    if conn.dialect.name != "sqlite":
+        return None
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    return raw
+
+
 # Small functions to hand to Database.write / Database.read for single statements.
 
 

@@ -13,6 +13,7 @@ from bot.storage.sql._common import (
     chunks,
     insert_for,
     per_dialect,
+    sqlite_connection,
     sqlite_text_of,
     unique_in_order,
     utcnow,
@@ -32,26 +33,27 @@ _CLAIM_RUN = per_dialect(
 )
 
 
-def _claim_one(conn: sa.Connection, key: str, now: datetime) -> bool:
-    return conn.execute(_CLAIM[conn.dialect.name], {"key": key, "claimed_at": now}).first() is not None
-
-
 _SQLITE_CLAIM = "INSERT INTO activity_claims (key, claimed_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 
 
+def claim_once(conn: sa.Connection, key: str, now: datetime) -> bool:
+    """Claim ``key`` inside the caller's transaction; True only for the first claim.
+
+    On SQLite straight through sqlite3 (a fixed statement SQLAlchemy would cost several times
+    more to run); elsewhere the prepared ON CONFLICT DO NOTHING ... RETURNING.
+    """
+    raw = sqlite_connection(conn)
+    if raw is not None:
+        return raw.execute(_SQLITE_CLAIM, (key, sqlite_text_of(now))).rowcount == 1  # type: ignore[no-any-return]
+    return conn.execute(_CLAIM[conn.dialect.name], {"key": key, "claimed_at": now}).first() is not None
+
+
 def _claim_many(conn: sa.Connection, keys: Sequence[str], now: datetime) -> set[str]:
-    claimed: set[str] = set()
     if conn.dialect.name == "sqlite":
-        # One fixed statement per key, straight through sqlite3: a multi-row INSERT of a new
-        # length is compiled anew by SQLAlchemy every time, and the statistics flush claims
-        # a batch of a different length every few seconds.
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        at = sqlite_text_of(now)
-        for key in keys:
-            if raw.execute(_SQLITE_CLAIM, (key, at)).rowcount == 1:
-                claimed.add(key)
-        return claimed
+        # one fixed statement per key: a multi-row INSERT of a new length is compiled anew by
+        # SQLAlchemy every time, and the statistics flush claims a batch of another length
+        return {key for key in keys if claim_once(conn, key, now)}
+    claimed: set[str] = set()
     for part in chunks(keys, 2):
         stmt = (
             insert_for(conn, activity_claims)
@@ -77,7 +79,7 @@ class SqlActivityClaims(SqlRepository):
 
     async def claim(self, key: str) -> bool:
         """True only for the first caller (any replica) to claim ``key``."""
-        return await self._db.write_relaxed(_claim_one, key, utcnow())
+        return await self._db.write_relaxed(claim_once, key, utcnow())
 
     async def claim_many(self, keys: Iterable[str]) -> set[str]:
         """Claim a batch in one statement; return the keys this call claimed first."""

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.storage.models import (
-    activity_claims,
     nudge_feedback,
     nudge_opt_outs,
     nudge_rule_days,
@@ -29,10 +28,12 @@ from bot.storage.sql._common import (
     rows,
     scalar,
     scalars,
+    sqlite_connection,
     sqlite_text_of,
     unique_in_order,
     utcnow,
 )
+from bot.storage.sql.claims import claim_once
 
 GREETING_ONLY = "greeting-only"
 
@@ -90,15 +91,6 @@ def _lock_user_day(conn: sa.Connection, user_key: str, day: date) -> int:
     return int(conn.execute(_LOCK_USER_DAY, key).scalar_one())
 
 
-_CLAIM = per_dialect(
-    lambda insert: (
-        insert(activity_claims)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(activity_claims.c.key)
-    )
-)
-
-
 def _reserve(
     conn: sa.Connection,
     user_key: str,
@@ -109,14 +101,11 @@ def _reserve(
     once_key: str | None = None,
     now: datetime | None = None,
 ) -> list[str]:
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        return _reserve_sqlite(raw, user_key, wanted, day, per_rule_cap, overall_cap, once_key, now)
-    if once_key is not None:
-        claim = {"key": once_key, "claimed_at": now or utcnow()}
-        if conn.execute(_CLAIM[conn.dialect.name], claim).first() is None:
-            return []  # handled before (a redelivery, or another replica)
+    if once_key is not None and not claim_once(conn, once_key, now or utcnow()):
+        return []  # handled before (a redelivery, or another replica)
+    raw = sqlite_connection(conn)
+    if raw is not None:
+        return _reserve_sqlite(raw, user_key, wanted, day, per_rule_cap, overall_cap)
     total = _lock_user_day(conn, user_key, day)
     snoozed_until = conn.execute(_SNOOZED_UNTIL, {"user_key": user_key}).scalar_one_or_none()
     if snoozed_until is not None and day <= snoozed_until:
@@ -160,7 +149,6 @@ def _grant(
 # nudge, and SQLAlchemy's execution costs about six times sqlite3's own for statements this
 # small. Values are written exactly as SQLAlchemy writes them (sqlite_text_of), and read back
 # through SQLAlchemy everywhere else.
-_SQLITE_CLAIM = "INSERT INTO activity_claims (key, claimed_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 _SQLITE_USER_DAY = (
     "INSERT INTO nudge_user_days (user_key, day, total) VALUES (?, ?, 0) "
     "ON CONFLICT (user_key, day) DO UPDATE SET total = total RETURNING total"
@@ -182,13 +170,7 @@ def _reserve_sqlite(
     day: date,
     per_rule_cap: int,
     overall_cap: int,
-    once_key: str | None,
-    now: datetime | None,
 ) -> list[str]:
-    if once_key is not None:
-        claimed = raw.execute(_SQLITE_CLAIM, (once_key, sqlite_text_of(now or utcnow())))
-        if claimed.rowcount != 1:
-            return []  # handled before (a redelivery, or another process)
     day_text = day.isoformat()
     # the writer's BEGIN IMMEDIATE already holds the database's write lock
     total = int(raw.execute(_SQLITE_USER_DAY, (user_key, day_text)).fetchall()[0][0])
@@ -215,11 +197,10 @@ _SQLITE_RECORD_SENT = (
 
 
 def _record_sent(conn: sa.Connection, row: dict[str, Any]) -> None:
-    if conn.dialect.name != "sqlite":
+    raw = sqlite_connection(conn)
+    if raw is None:
         conn.execute(_RECORD_SENT[conn.dialect.name], row)
         return
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
     raw.execute(
         _SQLITE_RECORD_SENT,
         (
