@@ -39,6 +39,7 @@ from bot.teams.outbound import (
     SendLimiter,
     TeamsSender,
     TokenProvider,
+    make_connector_http,
     make_http_session,
 )
 from bot.teams.outbound.http import is_loopback_host
@@ -116,6 +117,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         return rules.current
 
     session: aiohttp.ClientSession = make_http_session()
+    connector_http = make_connector_http()
     token_providers: list[TokenProvider] = []
     bot_tokens: TokenProvider | None = None
     graph: GraphClient | None = None
@@ -143,7 +145,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
             graph = GraphClient(session, graph_tokens.get_token, base_url=settings.graph_base_url)
 
     connector = ConnectorClient(
-        session,
+        connector_http,
         bot_tokens.get_token if bot_tokens else None,
         limiter=SendLimiter(
             RateLimits(global_rate=settings.outbound_global_rate, global_burst=settings.outbound_global_rate)
@@ -303,6 +305,7 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         await recorder.close()
         await sender.stop(drain=True)
         await session.close()
+        await connector_http.close()
         for provider in token_providers:
             provider.close()
         await database.close()

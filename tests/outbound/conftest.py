@@ -8,7 +8,13 @@ import aiohttp
 import pytest
 
 from bot.metrics import Metrics as AppMetrics
-from bot.teams.outbound import BOT_FRAMEWORK_SCOPE, TokenProvider, make_http_session
+from bot.teams.outbound import (
+    BOT_FRAMEWORK_SCOPE,
+    KeepAliveHttp,
+    TokenProvider,
+    make_connector_http,
+    make_http_session,
+)
 from tests.harness.entra import EntraStandIn
 from tests.harness.fake_connector import FakeConnector
 from tests.harness.tls import TestCA, shared_test_ca
@@ -47,9 +53,18 @@ async def connector(ca_env: TestCA, entra: EntraStandIn) -> AsyncIterator[FakeCo
 
 @pytest.fixture
 async def session(ca_env: TestCA) -> AsyncIterator[aiohttp.ClientSession]:
-    http = make_http_session()
-    yield http
-    await http.close()
+    """The production session for Graph calls."""
+    client = make_http_session()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def http(ca_env: TestCA) -> AsyncIterator[KeepAliveHttp]:
+    """The production Bot Connector client (built after the test CA is trusted)."""
+    client = make_connector_http()
+    yield client
+    await client.close()
 
 
 @pytest.fixture

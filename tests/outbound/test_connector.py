@@ -8,10 +8,17 @@ import itertools
 import socket
 import statistics
 
-import aiohttp
 import pytest
 
-from bot.teams.outbound import ConnectorClient, RateLimits, RetryPolicy, SendLimiter, TokenProvider
+from bot.teams.outbound import (
+    ConnectorClient,
+    KeepAliveHttp,
+    RateLimits,
+    RetryPolicy,
+    SendLimiter,
+    TokenProvider,
+    make_connector_http,
+)
 from bot.teams.outbound.retry import parse_retry_after
 from tests.harness.fake_connector import FakeConnector
 from tests.outbound.conftest import Metrics
@@ -48,10 +55,10 @@ def test_backoff_is_full_jitter_and_bounded() -> None:
 
 
 def make_client(
-    session: aiohttp.ClientSession, tokens: TokenProvider, metrics: Metrics | None = None, **kwargs: object
+    http: KeepAliveHttp, tokens: TokenProvider, metrics: Metrics | None = None, **kwargs: object
 ) -> ConnectorClient:
     return ConnectorClient(
-        session,
+        http,
         tokens.get_token,
         retry=kwargs.pop("retry", FAST_RETRY),  # type: ignore[arg-type]
         calls_counter=metrics.calls if metrics else None,
@@ -61,10 +68,10 @@ def make_client(
 
 
 async def test_429_is_retried_after_retry_after(
-    connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider, metrics: Metrics
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider, metrics: Metrics
 ) -> None:
     connector.fail_next(429, 1, retry_after=1)
-    result = await make_client(session, tokens, metrics).send_to_conversation(
+    result = await make_client(http, tokens, metrics).send_to_conversation(
         connector.service_url, "c1", ACTIVITY
     )
     assert result.ok and result.attempts == 2
@@ -78,22 +85,22 @@ async def test_429_is_retried_after_retry_after(
 
 
 async def test_429_with_http_date_retry_after(
-    connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
     # Whole seconds only in an HTTP date: ask for 2 s ahead so at least 1 s is left.
     when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
     connector.fail_next(429, 1, retry_after=when.strftime("%a, %d %b %Y %H:%M:%S GMT"))
-    result = await make_client(session, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
+    result = await make_client(http, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
     assert result.ok
     first, second = connector.requests
     assert second.at - first.at >= 0.9
 
 
 async def test_503_is_retried_with_backoff(
-    connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider, metrics: Metrics
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider, metrics: Metrics
 ) -> None:
     connector.fail_next(503, 2)
-    result = await make_client(session, tokens, metrics).send_to_conversation(
+    result = await make_client(http, tokens, metrics).send_to_conversation(
         connector.service_url, "c1", ACTIVITY
     )
     assert result.ok and result.attempts == 3
@@ -103,39 +110,39 @@ async def test_503_is_retried_with_backoff(
 
 @pytest.mark.parametrize("status", [412, 502, 504])
 async def test_other_transient_statuses_are_retried(
-    status: int, connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    status: int, connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
     connector.fail_next(status, 1)
-    result = await make_client(session, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
+    result = await make_client(http, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
     assert result.ok and result.attempts == 2
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 500])
 async def test_answers_are_not_retried(
-    status: int, connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    status: int, connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
     connector.fail_next(status, 1)
-    result = await make_client(session, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
+    result = await make_client(http, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
     assert result.status == status and result.attempts == 1 and not result.ok
     assert len(connector.requests) == 1
 
 
 async def test_attempts_are_bounded(
-    connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
     connector.fail_next(503, 100)
-    result = await make_client(session, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
+    result = await make_client(http, tokens).send_to_conversation(connector.service_url, "c1", ACTIVITY)
     assert result.status == 503 and not result.ok
     assert len(connector.requests) == FAST_RETRY.max_attempts
 
 
 async def test_connection_errors_are_retried_then_given_up(
-    session: aiohttp.ClientSession, tokens: TokenProvider, metrics: Metrics
+    http: KeepAliveHttp, tokens: TokenProvider, metrics: Metrics
 ) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = await make_client(session, tokens, metrics).send_to_conversation(
+    result = await make_client(http, tokens, metrics).send_to_conversation(
         f"https://127.0.0.1:{port}/", "c", ACTIVITY
     )
     assert result.status is None and result.attempts == FAST_RETRY.max_attempts
@@ -147,26 +154,26 @@ async def test_connection_errors_are_retried_then_given_up(
     ["http://smba.example.com/amer/", "ftp://127.0.0.1/", "https://user:pw@smba.example.com/", "not a url"],
 )
 async def test_unsafe_service_urls_are_never_called(
-    service_url: str, session: aiohttp.ClientSession, tokens: TokenProvider, metrics: Metrics
+    service_url: str, http: KeepAliveHttp, tokens: TokenProvider, metrics: Metrics
 ) -> None:
-    result = await make_client(session, tokens, metrics).send_to_conversation(service_url, "c", ACTIVITY)
+    result = await make_client(http, tokens, metrics).send_to_conversation(service_url, "c", ACTIVITY)
     assert result.status is None and result.error == "untrusted service url"
     assert metrics.value("outgoing_calls_total", status="refused_url") == 1
 
 
 async def test_trusted_service_url_hook(
-    connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
-    client = make_client(session, tokens, is_trusted_service_url=lambda url: False)
+    client = make_client(http, tokens, is_trusted_service_url=lambda url: False)
     result = await client.send_to_conversation(connector.service_url, "c", ACTIVITY)
     assert result.error == "untrusted service url" and connector.requests == []
 
 
 async def test_conversation_ids_are_url_encoded(
-    connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
     conversation = "19:abc/def?x#y@thread.tacv2;messageid=1700000000000"
-    client = make_client(session, tokens)
+    client = make_client(http, tokens)
     await client.send_to_conversation(connector.service_url, conversation, ACTIVITY)
     await client.reply_to_activity(connector.service_url, conversation, "1700000000000", ACTIVITY)
     send, reply = connector.requests
@@ -179,10 +186,10 @@ async def test_conversation_ids_are_url_encoded(
 
 
 async def test_per_conversation_pacing_without_holding_up_others(
-    connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
     await tokens.get_token()  # keep the one-off token fetch out of the timing
-    client = make_client(session, tokens, limiter=SendLimiter(RateLimits()))  # the production 7/s
+    client = make_client(http, tokens, limiter=SendLimiter(RateLimits()))  # the production 7/s
     burst = [client.send_to_conversation(connector.service_url, "busy", ACTIVITY) for _ in range(8)]
     other = [client.send_to_conversation(connector.service_url, "quiet", ACTIVITY) for _ in range(1)]
     started = asyncio.get_running_loop().time()
@@ -213,7 +220,10 @@ async def test_the_given_limiter_and_retry_policy_are_kept() -> None:
     """An unused SendLimiter is empty (falsy); it must not be swapped for the default one."""
     limiter = SendLimiter(RateLimits(global_rate=1234.0, global_burst=1234.0))
     retry = RetryPolicy(max_attempts=2)
-    async with aiohttp.ClientSession() as session:
-        client = ConnectorClient(session, None, limiter=limiter, retry=retry)
+    http = make_connector_http()
+    try:
+        client = ConnectorClient(http, None, limiter=limiter, retry=retry)
         assert client.limiter is limiter
         assert client.retry is retry
+    finally:
+        await http.close()

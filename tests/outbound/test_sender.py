@@ -8,13 +8,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import aiohttp
 import pytest
 
 from bot.domain import ConversationRef, Delivery, Outgoing, Person
 from bot.ports import OutboundSender, SendResult
 from bot.teams.outbound import (
     ConnectorClient,
+    KeepAliveHttp,
     RateLimits,
     RetryPolicy,
     SendLimiter,
@@ -82,12 +82,12 @@ def sent() -> list[tuple[str, SendResult]]:
 
 
 @pytest.fixture
-def client(session: aiohttp.ClientSession, tokens: TokenProvider) -> ConnectorClient:
+def client(http: KeepAliveHttp, tokens: TokenProvider) -> ConnectorClient:
     fast = RateLimits(
         per_conversation_rate=1000, per_conversation_burst=100, global_rate=1000, global_burst=100
     )
     return ConnectorClient(
-        session,
+        http,
         tokens.get_token,
         limiter=SendLimiter(fast),
         retry=RetryPolicy(max_attempts=3, base_delay_s=0.02),

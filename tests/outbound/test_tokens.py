@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import certifi
 import pytest
 
-from bot.teams.outbound import GRAPH_SCOPE, ConnectorClient, TokenError, TokenProvider
+from bot.teams.outbound import GRAPH_SCOPE, ConnectorClient, KeepAliveHttp, TokenError, TokenProvider
 from bot.teams.outbound.tokens import default_authority
 from tests.harness.entra import EntraStandIn
 from tests.harness.fake_connector import FakeConnector
@@ -85,9 +84,9 @@ async def test_token_fetch_does_not_block_the_event_loop(entra: EntraStandIn, to
 
 
 async def test_one_token_request_for_many_sends(
-    entra: EntraStandIn, connector: FakeConnector, session: aiohttp.ClientSession, tokens: TokenProvider
+    entra: EntraStandIn, connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider
 ) -> None:
-    client = ConnectorClient(session, tokens.get_token)
+    client = ConnectorClient(http, tokens.get_token)
     results = await asyncio.gather(
         *(client.send_to_conversation(connector.service_url, f"conv-{i}", ACTIVITY) for i in range(30))
     )
@@ -114,13 +113,13 @@ async def test_token_refreshed_shortly_before_expiry(entra: EntraStandIn) -> Non
 
 
 async def test_wrong_secret_is_an_error_and_nothing_is_sent(
-    entra: EntraStandIn, connector: FakeConnector, session: aiohttp.ClientSession
+    entra: EntraStandIn, connector: FakeConnector, http: KeepAliveHttp
 ) -> None:
     provider = TokenProvider(APP_ID, "wrong", authority=entra.authority())
     try:
         with pytest.raises(TokenError, match="invalid_client"):
             await provider.get_token()
-        result = await ConnectorClient(session, provider.get_token).send_to_conversation(
+        result = await ConnectorClient(http, provider.get_token).send_to_conversation(
             connector.service_url, "conv", ACTIVITY
         )
     finally:
@@ -158,9 +157,9 @@ async def test_graph_scope_token(entra: EntraStandIn) -> None:
     assert entra.token_requests[0].tenant == "maebashi-tenant"
 
 
-async def test_local_mode_sends_no_authorization(session: aiohttp.ClientSession) -> None:
+async def test_local_mode_sends_no_authorization(http: KeepAliveHttp) -> None:
     async with FakeConnector(tls=False) as fake:
-        result = await ConnectorClient(session, None).send_to_conversation(fake.service_url, "conv", ACTIVITY)
+        result = await ConnectorClient(http, None).send_to_conversation(fake.service_url, "conv", ACTIVITY)
     assert result.ok
     assert "Authorization" not in fake.requests[0].headers
 
@@ -168,7 +167,7 @@ async def test_local_mode_sends_no_authorization(session: aiohttp.ClientSession)
 async def test_user_assigned_managed_identity(
     entra: EntraStandIn,
     connector: FakeConnector,
-    session: aiohttp.ClientSession,
+    http: KeepAliveHttp,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # App Service publishes its identity endpoint in these variables; msal reads them.
@@ -176,7 +175,7 @@ async def test_user_assigned_managed_identity(
     monkeypatch.setenv("IDENTITY_HEADER", entra.identity_header)
     provider = TokenProvider(APP_ID, "", managed_identity=True)
     try:
-        client = ConnectorClient(session, provider.get_token)
+        client = ConnectorClient(http, provider.get_token)
         results = [await client.send_to_conversation(connector.service_url, "c", ACTIVITY) for _ in range(3)]
     finally:
         provider.close()

@@ -24,7 +24,7 @@ from bot.playground import PLAYGROUND_KEY, Playground, setup_playground
 from bot.playground.rules import reloading_rules_status
 from bot.settings import load_settings
 from bot.teams.outbound.connector import ConnectorClient
-from bot.teams.outbound.http import make_http_session
+from bot.teams.outbound.http import make_connector_http
 from bot.teams.outbound.sender import TeamsSender
 from bot.web import create_app
 from policy_rules.reload import ReloadingRuleSet
@@ -243,7 +243,7 @@ async def start_playground(rules_dir: Path) -> RunningPlayground:
     settings = load_settings(ENVIRONMENT="test")
     assert settings.local_mode
     services = ScriptedServices()
-    http = make_http_session()
+    http = make_connector_http()
     sender = TeamsSender(ConnectorClient(http, None))
     rules = RulesUnderTest(rules_dir)
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 
 from bot.domain import ConversationRef
@@ -19,7 +18,7 @@ from bot.stats.chart_png import bar_chart_png
 from bot.stats.digest import DigestSchedule, WeeklyDigestJob, digest_view
 from bot.stats.queries import StatsQueries, TrendFilter
 from bot.storage import Database
-from bot.teams.outbound import ConnectorClient, TeamsSender
+from bot.teams.outbound import ConnectorClient, KeepAliveHttp, TeamsSender
 from cards.digest import digest_card
 from tests.harness.fake_connector import FakeConnector
 from tests.schemas.check import assert_valid_card
@@ -136,10 +135,10 @@ async def connector() -> AsyncIterator[FakeConnector]:
 
 
 class Replica:
-    """One app process' digest parts: its own Database, HTTP session, sender and job."""
+    """One app process' digest parts: its own Database, HTTP client, sender and job."""
 
-    def __init__(self, db: Database, session: aiohttp.ClientSession, now: datetime) -> None:
-        self.sender = TeamsSender(ConnectorClient(session, None))
+    def __init__(self, db: Database, http: KeepAliveHttp, now: datetime) -> None:
+        self.sender = TeamsSender(ConnectorClient(http, None))
         self.now = now
         self.job = WeeklyDigestJob(
             queries=StatsQueries(db.stats, db.distinct_users),  # type: ignore[arg-type]
@@ -167,12 +166,12 @@ async def test_digest_is_posted_once_across_two_replicas_and_restarts(
         )
     )
     wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO)  # the app was down on Monday morning
-    async with aiohttp.ClientSession() as session_a, aiohttp.ClientSession() as session_b:
-        first, second = Replica(db, session_a, wednesday), Replica(replica, session_b, wednesday)
+    async with KeepAliveHttp() as http_a, KeepAliveHttp() as http_b:
+        first, second = Replica(db, http_a, wednesday), Replica(replica, http_b, wednesday)
         results = await asyncio.gather(first.job.run_due(), second.job.run_due())
         assert sum(1 for r in results if r is not None and r.ok) == 1
 
-        restarted = Replica(replica, session_b, wednesday + timedelta(hours=2))
+        restarted = Replica(replica, http_b, wednesday + timedelta(hours=2))
         assert await restarted.job.run_due() is None  # the slot is taken: not sent again
 
         posts = connector.activity_posts()
@@ -183,7 +182,7 @@ async def test_digest_is_posted_once_across_two_replicas_and_restarts(
         assert_valid_card(card)
         assert "2026-W47" in str(card)
 
-        next_monday = Replica(db, session_a, datetime(2026, 11, 30, 9, 1, tzinfo=TOKYO))
+        next_monday = Replica(db, http_a, datetime(2026, 11, 30, 9, 1, tzinfo=TOKYO))
         result = await next_monday.job.run_due()
         assert result is not None and result.ok
         assert len(connector.activity_posts()) == 2
@@ -192,8 +191,8 @@ async def test_digest_is_posted_once_across_two_replicas_and_restarts(
 async def test_unknown_channel_sends_nothing_and_keeps_the_slot(
     lite_db: Database, connector: FakeConnector
 ) -> None:
-    async with aiohttp.ClientSession() as session:
-        lonely = Replica(lite_db, session, datetime(2026, 11, 23, 9, 5, tzinfo=TOKYO))
+    async with KeepAliveHttp() as http:
+        lonely = Replica(lite_db, http, datetime(2026, 11, 23, 9, 5, tzinfo=TOKYO))
         assert await lonely.job.run_due() is None
         assert connector.activity_posts() == []
         assert await lite_db.job_runs.claim_run(

@@ -1,7 +1,8 @@
 """Outgoing side of the Teams edge: tokens, Bot Connector calls, pacing, retries, the sender."""
 
 from bot.teams.outbound.connector import ConnectorClient, ConnectorResponse
-from bot.teams.outbound.http import make_http_session
+from bot.teams.outbound.http import make_connector_http, make_http_session
+from bot.teams.outbound.keepalive import HttpError, HttpResponse, KeepAliveHttp
 from bot.teams.outbound.ratelimit import RateLimits, SendLimiter
 from bot.teams.outbound.retry import RetryPolicy
 from bot.teams.outbound.sender import TeamsSender
@@ -12,11 +13,15 @@ __all__ = [
     "GRAPH_SCOPE",
     "ConnectorClient",
     "ConnectorResponse",
+    "HttpError",
+    "HttpResponse",
+    "KeepAliveHttp",
     "RateLimits",
     "RetryPolicy",
     "SendLimiter",
     "TeamsSender",
     "TokenError",
     "TokenProvider",
+    "make_connector_http",
     "make_http_session",
 ]

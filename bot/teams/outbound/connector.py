@@ -1,7 +1,7 @@
-"""Bot Connector REST calls on one shared aiohttp session, paced and retried.
+"""Bot Connector REST calls on one keep-alive HTTP client, paced and retried.
 
 The SDK's ConnectorClient builds a client (and a token client) per request and blocks on
-token I/O; this one is built once. It never raises for an HTTP answer: callers get a
+token I/O; this one is built once, on ``KeepAliveHttp`` (see there why not aiohttp's client). It never raises for an HTTP answer: callers get a
 ``ConnectorResponse`` and decide (for example, fall back when a targeted message is refused).
 """
 
@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from bot.teams.outbound.http import is_allowed_service_url
+from bot.teams.outbound.keepalive import HttpError, KeepAliveHttp
 from bot.teams.outbound.ratelimit import SendLimiter
 from bot.teams.outbound.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
@@ -69,7 +68,7 @@ class ConnectorClient:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        http: KeepAliveHttp,
         tokens: TokenSource | None,
         *,
         limiter: SendLimiter | None = None,
@@ -80,7 +79,7 @@ class ConnectorClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``tokens`` None means local mode: no Authorization header is sent."""
-        self._session = session
+        self._http = http
         self._tokens = tokens
         # `is None`, not `or`: an unused SendLimiter is empty, so falsy, and would be replaced
         self.limiter = limiter if limiter is not None else SendLimiter()
@@ -172,7 +171,7 @@ class ConnectorClient:
         # The path is built percent-encoded already (conversation_path); serialised once for
         # every attempt, as UTF-8 rather than \u escapes (a Japanese card is a third the size),
         # by orjson (a card takes the standard library about ten times as long).
-        target = URL(f"{url}?isTargetedActivity=true" if targeted else url, encoded=True)
+        target = f"{url}?isTargetedActivity=true" if targeted else url
         data = None if body is None else orjson.dumps(body)
         attempt = 0
         while True:
@@ -190,15 +189,15 @@ class ConnectorClient:
                 self._count_call("token_error")
                 return ConnectorResponse(None, attempts=attempt, error="token unavailable")
             try:
-                async with self._session.request(method, target, data=data, headers=headers) as response:
-                    status = response.status
-                    payload = await _json_or_none(response)
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                response = await self._http.request(method, target, body=data, headers=headers)
+            except (HttpError, TimeoutError) as exc:
                 reason = "timeout" if isinstance(exc, TimeoutError) else "connection"
                 self._count_call(reason)
                 log.info("%s %s failed on attempt %d: %s", method, _route(url), attempt, type(exc).__name__)
             else:
+                status = response.status
+                payload = _json_or_none(response.body)
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
                 self._count_call(str(status))
                 if status not in RETRYABLE_STATUSES:
                     if status >= 400:
@@ -226,10 +225,12 @@ class ConnectorClient:
             child.inc()
 
 
-async def _json_or_none(response: aiohttp.ClientResponse) -> dict[str, Any] | None:
+def _json_or_none(body: bytes) -> dict[str, Any] | None:
+    if not body:
+        return None
     try:
-        data = await response.json(content_type=None, loads=orjson.loads)
-    except (ValueError, aiohttp.ContentTypeError):
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
 

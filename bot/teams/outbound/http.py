@@ -1,4 +1,4 @@
-"""The one shared HTTP client session for outgoing calls, and which URLs it may call.
+"""The shared HTTP clients for outgoing calls, and which URLs they may call.
 
 The SSL context honours the usual CA-bundle variables (``SSL_CERT_FILE``, else
 ``REQUESTS_CA_BUNDLE``, the one msal/requests reads), so a private or test CA is trusted
@@ -13,6 +13,8 @@ import ssl
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from bot.teams.outbound.keepalive import KeepAliveHttp
 
 USER_AGENT = "maebashi-teams-bot/0.1"
 
@@ -34,7 +36,7 @@ def client_ssl_context() -> ssl.SSLContext:
 def make_http_session(
     *, total_connections: int = 100, per_host: int = 32, timeout_s: float = 15.0
 ) -> aiohttp.ClientSession:
-    """The shared session for Bot Connector and Graph calls; create once, inside the loop."""
+    """The shared session for Graph calls; create once, inside the loop."""
     connector = aiohttp.TCPConnector(
         ssl=client_ssl_context(), limit=total_connections, limit_per_host=per_host, ttl_dns_cache=300
     )
@@ -44,6 +46,13 @@ def make_http_session(
         headers={"User-Agent": USER_AGENT},
         raise_for_status=False,
         cookie_jar=aiohttp.DummyCookieJar(),  # Bot Connector and Graph use tokens, never cookies
+    )
+
+
+def make_connector_http(*, per_origin: int = 32, timeout_s: float = 15.0) -> KeepAliveHttp:
+    """The keep-alive client for Bot Connector calls; create once, inside the loop."""
+    return KeepAliveHttp(
+        client_ssl_context(), user_agent=USER_AGENT, per_origin=per_origin, timeout_s=timeout_s
     )
 
 
