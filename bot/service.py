@@ -1,6 +1,6 @@
 """Composition: build the real services, storage, rules and the outbound sender from the settings.
 
-Everything expensive is created once here (the database engine, the HTTP session, the msal
+Everything expensive is created once here (the database engine, the HTTP clients, the msal
 clients, the rule set); nothing is built per request.
 """
 
