@@ -24,6 +24,7 @@ import asyncio
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import httptools
 
@@ -73,8 +74,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Keep the transport."""
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; bytes while idle mean the server is confused: drop the connection."""
@@ -341,7 +341,8 @@ class KeepAliveHttp:
                 origin.port,
                 ssl=self._ssl if origin.tls else None,
                 server_hostname=origin.host if origin.tls else None,
-                happy_eyeballs_delay=0.25,
+                # IPv6 and IPv4 tried side by side (asyncio's own loop; uvloop has no such option)
+                **({"happy_eyeballs_delay": 0.25} if isinstance(loop, asyncio.BaseEventLoop) else {}),
             )
         except (OSError, ssl.SSLError) as exc:
             raise HttpError(f"cannot connect: {type(exc).__name__}") from exc
