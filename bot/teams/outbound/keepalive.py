@@ -334,16 +334,22 @@ class KeepAliveHttp:
     async def _connect(self, origin: _Origin) -> _Connection:
         loop = asyncio.get_running_loop()
         connection = _Connection(self._max_body)
+        tls = self._ssl if origin.tls else None
+        server_hostname = origin.host if origin.tls else None
         try:
-            await loop.create_connection(
-                lambda: connection,
-                origin.host,
-                origin.port,
-                ssl=self._ssl if origin.tls else None,
-                server_hostname=origin.host if origin.tls else None,
-                # IPv6 and IPv4 tried side by side (asyncio's own loop; uvloop has no such option)
-                **({"happy_eyeballs_delay": 0.25} if isinstance(loop, asyncio.BaseEventLoop) else {}),
-            )
+            if isinstance(loop, asyncio.BaseEventLoop):  # IPv6 and IPv4 tried side by side
+                await loop.create_connection(
+                    lambda: connection,
+                    origin.host,
+                    origin.port,
+                    ssl=tls,
+                    server_hostname=server_hostname,
+                    happy_eyeballs_delay=0.25,
+                )
+            else:  # uvloop has no happy_eyeballs_delay
+                await loop.create_connection(
+                    lambda: connection, origin.host, origin.port, ssl=tls, server_hostname=server_hostname
+                )
         except (OSError, ssl.SSLError) as exc:
             raise HttpError(f"cannot connect: {type(exc).__name__}") from exc
         self._open.add(connection)
