@@ -567,9 +567,17 @@ async def nudge_round(
         return delivered_before + samples.get(handled_key, 0.0) - metrics_before.get(handled_key, 0.0)
 
     result["drain_s"] = await watch.drain(expected)
-    cpu_after = cpu_seconds(bot.pid)
-    metrics_after = await read_metrics(bot_port)
     result["delivered"] = watch.delivered - delivered_before
+    # The connector logs a delivery before the bot has finished with it (the sent-nudge record,
+    # nudges_total): wait for that too, so that the counts agree and its CPU is in the figure.
+    settle_until = time.monotonic() + 2.0
+    while True:
+        metrics_after = await read_metrics(bot_port)
+        nudged = metric_sum(metrics_after, "nudges_total") - metric_sum(metrics_before, "nudges_total")
+        if nudged >= result["delivered"] or time.monotonic() > settle_until:
+            break
+        await asyncio.sleep(0.02)
+    cpu_after = cpu_seconds(bot.pid)
     for key, name in (
         ("handled", handled_key),
         ("nudges", "nudges_total"),
