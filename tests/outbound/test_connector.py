@@ -227,3 +227,20 @@ async def test_the_given_limiter_and_retry_policy_are_kept() -> None:
         assert client.retry is retry
     finally:
         await http.close()
+
+
+async def test_sends_share_one_connection_and_survive_a_connector_restart(
+    connector: FakeConnector, http: KeepAliveHttp, tokens: TokenProvider, metrics: Metrics
+) -> None:
+    """Keep-alive to the real (aiohttp) stand-in over TLS; a restart closes it, nothing is lost."""
+    client = make_client(http, tokens, metrics)
+    for _ in range(3):
+        assert (await client.send_to_conversation(connector.service_url, "c1", ACTIVITY)).ok
+    assert http.open_connections == 1
+    port = connector.port
+    await connector.stop()  # closes the kept connection, as a connector deployment would
+    await connector.start(port)
+    result = await client.send_to_conversation(connector.service_url, "c1", ACTIVITY)
+    assert result.ok and result.attempts == 1  # a fresh connection, not a retry with backoff
+    assert len(connector.activity_posts()) == 4
+    assert metrics.value("outgoing_retries_total", reason="connection") == 0

@@ -91,6 +91,8 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         """The server closed its side: a body without a declared length ends here."""
+        self.closed = True  # the transport closes itself next; nothing more may be sent on it
+        self.reusable = False
         self._finish_at_eof()
         return False
 
@@ -133,6 +135,11 @@ class _Connection(asyncio.Protocol):
 
     # -- use ------------------------------------------------------------------------------
 
+    @property
+    def usable(self) -> bool:
+        """Open, and not closing (a request written now would be sent)."""
+        return not self.closed and self._transport is not None and not self._transport.is_closing()
+
     def send(self, request: bytes, waiter: asyncio.Future[HttpResponse]) -> None:
         """Write one request; ``waiter`` gets its answer or an ``HttpError``."""
         assert self._transport is not None
@@ -144,6 +151,10 @@ class _Connection(asyncio.Protocol):
         self._delimited = False
         self.answered_any = False
         self.reusable = False
+        if self.closed or self._transport.is_closing():
+            # a write to a closing transport is dropped silently: fail now, not at the deadline
+            waiter.set_exception(HttpError("connection closed before the request was sent"))
+            return
         self._transport.write(request)
 
     def close(self) -> None:
@@ -326,7 +337,7 @@ class KeepAliveHttp:
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
-            if not connection.closed and now - connection.idle_since < self._idle_s:
+            if connection.usable and now - connection.idle_since < self._idle_s:
                 return connection, True
             self._drop(connection)
         return None, False
