@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,7 +42,7 @@ from bot.teams.outbound import (
     make_connector_http,
     make_http_session,
 )
-from bot.teams.outbound.http import is_loopback_host
+from bot.web import BackgroundTask, CleanupHook, ReadinessCheck
 from policy_rules import RuleSet
 from policy_rules.reload import ReloadingRuleSet
 from wg.catalogue import load_catalogue
@@ -51,8 +51,6 @@ from wg.departments import load_departments
 log = logging.getLogger(__name__)
 
 RULES_RELOAD_INTERVAL_S = 2.0
-
-BackgroundTask = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -66,9 +64,9 @@ class Services:
     nominations: NominationService
     stats_queries: StatsQueries
     marks: MarkStore
-    readiness_checks: dict[str, Callable[[], Awaitable[object]]]
+    readiness_checks: dict[str, ReadinessCheck]
     background_tasks: list[BackgroundTask]
-    cleanup: list[Callable[[], Awaitable[None]]]
+    cleanup: list[CleanupHook]
 
 
 def local_secret(settings: Settings, configured: str, name: str) -> bytes:
@@ -94,16 +92,9 @@ def dashboard_authority(settings: Settings) -> str:
     return settings.dashboard_authority.rstrip("/") or graph_authority(settings)
 
 
-def _trusted_service_url(settings: Settings) -> Callable[[str], bool]:
-    """Where replies may go: https anywhere (the token's serviceurl claim was checked), http on loopback in local mode."""
-
-    def trusted(url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme == "https":
-            return True
-        return settings.local_mode and parts.scheme == "http" and is_loopback_host(parts.hostname)
-
-    return trusted
+def _https_only(url: str) -> bool:
+    """Outside local mode replies go over https only (the token's serviceurl claim was checked)."""
+    return url.startswith("https://")
 
 
 async def build_services(settings: Settings, metrics: Metrics) -> Services:
@@ -152,7 +143,8 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         ),
         calls_counter=metrics.outgoing_calls_total,
         retries_counter=metrics.outgoing_retries_total,
-        is_trusted_service_url=_trusted_service_url(settings),
+        # the connector itself allows https anywhere and http on loopback (local mode, emulator)
+        is_trusted_service_url=None if settings.local_mode else _https_only,
     )
     keyer = UserKeyer(local_secret(settings, settings.user_key_secret.get_secret_value(), "user-key-secret"))
     recorder = StatsRecorder(
@@ -187,7 +179,6 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         on_sent=on_sent,
         queue_size=settings.outbound_queue_size,
         workers=settings.outbound_concurrency,
-        dropped_counter=metrics.outgoing_rejected_total,
         queue_depth_gauge=metrics.outgoing_queue_depth,
     )
 
@@ -302,8 +293,8 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         await nominations.drain()
         if digest is not None:
             await digest.close()
+        await sender.stop(drain=True)  # first: what it still sends is counted by the recorder
         await recorder.close()
-        await sender.stop(drain=True)
         await session.close()
         await connector_http.close()
         for provider in token_providers:

@@ -15,7 +15,7 @@ from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Public and US Government cloud defaults, as in botframework-connector's AuthenticationConstants
@@ -229,15 +229,18 @@ class Settings(BaseSettings):
             raise ValueError("must be a GUID such as 00000000-0000-0000-0000-000000000000")
         return value
 
-    @field_validator("wg_admin_ids", mode="before")
+    @field_validator("allowed_tenant_ids", "wg_admin_ids", mode="before")
     @classmethod
-    def _split_admins(cls, value: Any) -> Any:
+    def _split_guids(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             value = [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
         if isinstance(value, list | tuple):
             wrong = [item for item in value if not isinstance(item, str) or not _GUID.match(item)]
             if wrong:
-                raise ValueError(f"not Entra object ids (GUIDs): {', '.join(map(str, wrong))}")
+                what = (
+                    "tenant GUIDs" if info.field_name == "allowed_tenant_ids" else "Entra object ids (GUIDs)"
+                )
+                raise ValueError(f"not {what}: {', '.join(map(str, wrong))}")
             return tuple(item.lower() for item in value)
         return value
 
@@ -265,18 +268,6 @@ class Settings(BaseSettings):
         not_urls = sorted(key for key, url in value.items() if not url.startswith("https://"))
         if not_urls:
             raise ValueError(f"must be https URLs: {', '.join(not_urls)}")
-        return value
-
-    @field_validator("allowed_tenant_ids", mode="before")
-    @classmethod
-    def _split_tenants(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
-        if isinstance(value, list | tuple):
-            wrong = [item for item in value if not isinstance(item, str) or not _GUID.match(item)]
-            if wrong:
-                raise ValueError(f"not tenant GUIDs: {', '.join(map(str, wrong))}")
-            return tuple(item.lower() for item in value)
         return value
 
     @field_validator(
@@ -325,19 +316,18 @@ class Settings(BaseSettings):
                 problems.append(
                     f"MicrosoftAppPassword: required when MicrosoftAppType={self.microsoft_app_type}"
                 )
-        export_secret = self.export_link_secret.get_secret_value()
-        if export_secret and len(export_secret) < 32:
-            problems.append("EXPORT_LINK_SECRET: at least 32 characters")
-        dashboard_secret = self.dashboard_session_secret.get_secret_value()
-        if dashboard_secret and len(dashboard_secret) < 32:
-            problems.append("DASHBOARD_SESSION_SECRET: at least 32 characters")
-        elif self.environment == "production" and not dashboard_secret:
-            problems.append("DASHBOARD_SESSION_SECRET: required in production (at least 32 characters)")
-        secret = self.user_key_secret.get_secret_value()
-        if self.environment == "production" and len(secret) < 16:
-            problems.append("USER_KEY_SECRET: required in production, at least 16 characters")
-        elif secret and len(secret) < 16:
-            problems.append("USER_KEY_SECRET: at least 16 characters")
+        # Outside production a missing secret is generated once into DATA_DIR (one machine);
+        # several replicas must share each of them, so production requires them all.
+        for name, secret, minimum in (
+            ("DASHBOARD_SESSION_SECRET", self.dashboard_session_secret, 32),
+            ("USER_KEY_SECRET", self.user_key_secret, 16),
+            ("EXPORT_LINK_SECRET", self.export_link_secret, 32),
+        ):
+            value = secret.get_secret_value()
+            if value and len(value) < minimum:
+                problems.append(f"{name}: at least {minimum} characters")
+            elif not value and self.environment == "production":
+                problems.append(f"{name}: required in production (at least {minimum} characters)")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -63,9 +63,9 @@ class StatsSink(Protocol):
         ...
 
     async def nudge_sent(
-        self, sender: Person, conversation_kind: str, rule_ids: Sequence[str], message_activity_id: str
+        self, sender: Person, conversation_kind: str, rule_ids: Sequence[str], nudge_id: str
     ) -> None:
-        """A nudge about ``rule_ids`` went out."""
+        """A nudge about ``rule_ids`` went out (``nudge_id`` is unique, also for an edit's new nudge)."""
         ...
 
     async def nudge_action(
@@ -387,7 +387,7 @@ class NudgeService:
                 self._on_nudge(rule_id)
         if self._stats is not None:
             await self._stats.nudge_sent(
-                pending.sender, pending.conversation_kind, pending.rule_ids, pending.message_activity_id
+                pending.sender, pending.conversation_kind, pending.rule_ids, nudge_id
             )
 
     # -- card actions -----------------------------------------------------------------------

@@ -63,15 +63,15 @@ class RecorderSink:
         )
 
     async def nudge_sent(
-        self, sender: Person, conversation_kind: str, rule_ids: Sequence[str], message_activity_id: str
+        self, sender: Person, conversation_kind: str, rule_ids: Sequence[str], nudge_id: str
     ) -> None:
-        """Count a nudge that reached the sender."""
+        """Count a nudge that reached the sender (once per ``nudge_id``, across replicas)."""
         self._recorder.record_nudge(
             day=self._today(),
             conversation_kind=conversation_kind,
             department=await self._department(sender),
             rule_ids=rule_ids,
-            activity_id=message_activity_id,
+            activity_id=nudge_id,
         )
 
     async def nudge_action(

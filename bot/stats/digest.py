@@ -213,11 +213,12 @@ class WeeklyDigestJob:
                 "weekly digest: channel %s is not known to the bot (install it in the team)", self.channel_id
             )
             return None
+        # Built before the claim: a failure here leaves the slot to the next run or replica.
+        card = await self.build_card(slot)
         if not await self._job_runs.claim_run(JOB_NAME, slot_id):
             self._done_slot = slot_id
             return None
         self._done_slot = slot_id
-        card = await self.build_card(slot)
         result = await self._sender.send(
             Outgoing(conversation=conversation, card=card, delivery=Delivery.REPLY, tag=f"digest:{slot_id}")
         )

@@ -323,11 +323,15 @@ class StatsRecorder:
 
     async def close(self) -> None:
         """Stop the background flushes and write what is left (clean shutdown loses nothing)."""
-        for task in (self._task, self._early_flush):
-            if task is not None and not task.done():
+        tasks = [t for t in (self._task, self._early_flush) if t is not None and not t.done()]
+        # A flush under way is not cancelled: its write goes on in the database's writer even
+        # when the await is cancelled, so the batch would be counted twice or dropped.
+        async with self._flush_lock:
+            for task in tasks:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self._task = None
         self._early_flush = None
         await self.flush()

@@ -254,6 +254,7 @@ class Database:
             self._sync_engine = sa.create_engine(
                 url,
                 echo=echo,
+                hide_parameters=True,  # error messages must not carry ids or what people wrote
                 pool_size=SQLITE_READER_THREADS + 1,
                 max_overflow=0,
                 pool_reset_on_return=None,  # every use ends in COMMIT or ROLLBACK already
@@ -268,6 +269,7 @@ class Database:
             self._async_engine = create_async_engine(
                 url,
                 echo=echo,
+                hide_parameters=True,  # error messages must not carry ids or what people wrote
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=True,  # a replica survives a database restart without failing a request

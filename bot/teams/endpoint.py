@@ -176,6 +176,9 @@ class MessagesEndpoint:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _json(413, _TOO_LARGE)
+        except web.RequestPayloadError:
+            # e.g. a Content-Encoding the body does not have: the client's mistake, not ours
+            return _json(400, _NOT_JSON)
         try:
             activity = json.loads(body)
         except (ValueError, RecursionError):

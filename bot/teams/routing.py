@@ -120,7 +120,8 @@ class ActivityRouter:
         try:
             action = convert.card_action(activity)
         except convert.InvalidActivity as problem:
-            return convert.invoke_error_body(400, str(problem))
+            log.info("card action refused: %s", problem)  # which field; never its value
+            return convert.invoke_error_body(400, "このボタンの操作を読み取れませんでした。")
         try:
             result, outgoing = await self._handler.on_card_action(action)
         except Exception:

@@ -471,3 +471,21 @@ async def test_metrics_expose_requests_latency_and_activities(bot: RunningBot) -
         "# TYPE outgoing_retries_total counter",
     ):
         assert line in text
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+async def test_a_body_not_in_its_declared_encoding_is_400(
+    bot: RunningBot, openid: OpenIdStandIn, encoding: str
+) -> None:
+    async with bot.session.post(
+        f"{bot.url}/api/messages",
+        data=json.dumps(make_activity()).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Content-Encoding": encoding,
+            "Authorization": openid.authorization(),
+        },
+    ) as response:
+        assert response.status < 500
+        assert response.status in (400, 415)
+    assert bot.handler.messages == []

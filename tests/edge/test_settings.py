@@ -108,6 +108,7 @@ INVALID: list[tuple[dict[str, str], list[str]]] = [
             "MicrosoftAppId: required when ENVIRONMENT=production",
             "DASHBOARD_SESSION_SECRET: required in production",
             "USER_KEY_SECRET: required in production",
+            "EXPORT_LINK_SECRET: required in production",
         ],
     ),
     ({"USER_KEY_SECRET": "short"}, ["USER_KEY_SECRET: at least 16 characters"]),

@@ -210,11 +210,63 @@ async def test_a_dropped_request_on_a_reused_connection_is_sent_once_more_only(
     scripted: tuple[ScriptedServer, str], http: KeepAliveHttp
 ) -> None:
     script, base = scripted
+    assert (await http.request("PUT", f"{base}/x", body=b"{}")).status == 201
+    script.answer = lambda seen: None
+    with pytest.raises(HttpError):
+        await http.request("PUT", f"{base}/x", body=b"{}")
+    assert len(script.requests) == 3  # the first, then the dropped one twice (reused, then fresh)
+
+
+async def test_a_dropped_post_that_was_written_is_not_repeated(
+    scripted: tuple[ScriptedServer, str], http: KeepAliveHttp
+) -> None:
+    """The server may have acted on it: the caller's retry policy decides, and counts it."""
+    script, base = scripted
     assert (await http.request("POST", f"{base}/x", body=b"{}")).status == 201
     script.answer = lambda seen: None
     with pytest.raises(HttpError):
         await http.request("POST", f"{base}/x", body=b"{}")
-    assert len(script.requests) == 3  # the first, then the dropped one twice (reused, then fresh)
+    assert len(script.requests) == 2
+
+
+async def test_an_interim_answer_is_not_taken_for_the_answer(
+    scripted: tuple[ScriptedServer, str], http: KeepAliveHttp
+) -> None:
+    script, base = scripted
+    script.answer = lambda seen: b"HTTP/1.1 100 Continue\r\n\r\n" + OK_JSON
+    for _ in range(2):
+        response = await http.request("POST", f"{base}/x", body=b"{}")
+        assert (response.status, response.body) == (201, b'{"id":"a1"}')
+        assert response.headers["content-type"] == "application/json"
+    assert script.connections == 1
+
+
+async def test_connections_left_idle_too_long_are_closed(scripted: tuple[ScriptedServer, str]) -> None:
+    script, base = scripted
+    script.delay_s = 0.05
+    async with KeepAliveHttp(idle_s=0.2) as http:
+        await asyncio.gather(*(http.request("POST", f"{base}/x", body=b"{}") for _ in range(4)))
+        assert http.open_connections == 4
+        script.delay_s = 0.0
+        for _ in range(8):  # one connection kept busy; the three others sit idle past idle_s
+            await http.request("POST", f"{base}/x", body=b"{}")
+            await asyncio.sleep(0.05)
+        assert http.open_connections == 1
+
+
+async def test_requests_waiting_for_a_connection_fail_once_the_client_is_closed(
+    scripted: tuple[ScriptedServer, str],
+) -> None:
+    script, base = scripted
+    script.delay_s = 0.1
+    http = KeepAliveHttp(per_origin=1)
+    first = asyncio.create_task(http.request("POST", f"{base}/x", body=b"{}"))
+    waiting = asyncio.create_task(http.request("POST", f"{base}/x", body=b"{}"))
+    await asyncio.sleep(0.02)
+    await http.close()
+    results = await asyncio.gather(first, waiting, return_exceptions=True)
+    assert isinstance(results[1], HttpError)
+    assert len(script.requests) <= 1  # the waiting request was never sent
 
 
 @pytest.mark.parametrize(

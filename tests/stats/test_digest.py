@@ -198,3 +198,34 @@ async def test_unknown_channel_sends_nothing_and_keeps_the_slot(
         assert await lite_db.job_runs.claim_run(
             "weekly-digest", "2026-W48"
         )  # still free for when it is known
+
+
+async def test_a_digest_that_could_not_be_built_keeps_its_slot(
+    lite_db: Database, connector: FakeConnector
+) -> None:
+    """A failing statistics read must not use up the week's slot: the next run posts it."""
+    import sqlalchemy as sa
+
+    from bot.storage.models import metadata
+
+    await lite_db.conversations.remember(
+        ConversationRef(
+            conversation_id=CHANNEL_ID,
+            kind="channel",
+            service_url=connector.service_url,
+            tenant_id="tenant",
+            team_id="19:team@thread.tacv2",
+            channel_id=CHANNEL_ID,
+        )
+    )
+    stats_table = metadata.tables["stats_daily"]
+    await lite_db.write(lambda conn: stats_table.drop(conn))  # a real read failure, not a mock
+    async with KeepAliveHttp() as http:
+        replica = Replica(lite_db, http, datetime(2026, 11, 23, 9, 5, tzinfo=TOKYO))
+        with pytest.raises(sa.exc.OperationalError):
+            await replica.job.run_due()
+        assert connector.activity_posts() == []
+        await lite_db.write(lambda conn: stats_table.create(conn))
+        result = await replica.job.run_due()
+        assert result is not None and result.ok
+        assert len(connector.activity_posts()) == 1

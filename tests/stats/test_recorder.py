@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -304,3 +304,40 @@ async def test_no_text_in_any_table(db: Database) -> None:
     assert "総務課" in stored and "written-ack" in stored
     for needle in [*SENT_TEXTS, *PERSONAL_DATA]:
         assert needle not in stored
+
+
+@pytest.mark.parametrize("pause", [0, 1, 2, 3])
+async def test_close_during_a_flush_counts_each_message_once(db: Database, pause: int) -> None:
+    """Closing while an early flush is writing must neither drop nor double its batch."""
+    recorder = recorder_for(db)
+    recorder.max_pending_activities = 1  # the first rule-breaking message starts a flush task
+    recorder.record_message(
+        day=DAY,
+        conversation_kind="channel",
+        department="総務課",
+        user_key="u",
+        activity_id="a1",
+        rule_ids=["written-ack"],
+    )
+    for _ in range(pause):  # let the flush get to different points of its writes
+        await asyncio.sleep(0)
+    await recorder.close()
+    assert await totals(db, Metric.MESSAGES) == 1
+    assert await totals(db, Metric.RULE_HITS) == 1
+
+
+async def test_each_nudge_is_counted_once_also_a_second_one_for_an_edited_message(db: Database) -> None:
+    """The nudge after an edit has the message's activity id too, but its own nudge id."""
+    from datetime import datetime
+
+    from bot.domain import Person
+    from bot.services.stats_sink import RecorderSink
+
+    recorder = recorder_for(db)
+    noon_in_tokyo = datetime(DAY.year, DAY.month, DAY.day, 3, 0, tzinfo=UTC)
+    sink = RecorderSink(recorder, None, clock=lambda: noon_in_tokyo)
+    sender = Person(teams_id="29:1a", aad_object_id=None, name="")
+    for nudge_id in ("first-nudge", "edit-nudge", "edit-nudge"):  # the last one redelivered
+        await sink.nudge_sent(sender, "channel", ["chat-before-phone"], nudge_id)
+    await recorder.close()
+    assert await totals(db, Metric.NUDGES) == 2

@@ -226,3 +226,19 @@ async def test_relaxed_writes_land_and_leave_commits_durable(tmp_path: Path) -> 
         assert set(levels) == {2}  # FULL
     finally:
         await db.close()
+
+
+async def test_database_errors_do_not_carry_the_values_written(db: Database) -> None:
+    """A failing statement's message goes to logs: it must not hold ids or what people wrote."""
+    secret = "秘密の値-0123456789"
+
+    def insert_twice(conn: sa.Connection) -> None:
+        for _ in range(2):  # the second insert breaks the primary key
+            conn.execute(
+                sa.text("INSERT INTO activity_claims (key, claimed_at) VALUES (:key, CURRENT_TIMESTAMP)"),
+                {"key": secret},
+            )
+
+    with pytest.raises(sa.exc.IntegrityError) as raised:
+        await db.write(insert_twice)
+    assert secret not in str(raised.value)

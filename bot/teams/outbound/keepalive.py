@@ -11,7 +11,9 @@ the bot's CPU for each nudge. The connector needs much less, and this client doe
   and until-close bodies, ``Connection: close`` and HTTP/1.0 honoured, a body size limit;
 * one deadline per request (connection, TLS handshake, sending and the whole answer);
 * a request that finds its reused connection closed by the server before any answer byte
-  (the usual keep-alive race) is sent once more on a new connection.
+  (the usual keep-alive race) is sent once more on a new connection when that cannot repeat
+  it: it was never written, or its method is idempotent. A POST that was written is left to
+  the caller's retry policy, which counts it (as aiohttp does).
 
 No redirects, cookies, proxies or compression: the Bot Connector uses none of them. TLS is
 verified with the context given (``http.client_ssl_context``: the system store or the
@@ -29,6 +31,7 @@ from typing import cast
 import httptools
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class HttpError(Exception):
@@ -66,6 +69,7 @@ class _Connection(asyncio.Protocol):
         self._headers_done = False
         self._delimited = False  # Content-Length or chunked: the end is known without EOF
         self.answered_any = False  # a byte of the current answer arrived
+        self.written = False  # the current request went to the transport
         self.reusable = False
         self.closed = False
         self.idle_since = 0.0
@@ -128,8 +132,14 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        self.reusable = self._parser.should_keep_alive() and not self.closed
         status = self._parser.get_status_code()
+        if status < 200:  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+            self._headers = {}
+            self._body = []
+            self._body_size = 0
+            self._headers_done = False
+            return
+        self.reusable = self._parser.should_keep_alive() and not self.closed
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         waiter.set_result(HttpResponse(status, self._headers, body))
 
@@ -150,12 +160,14 @@ class _Connection(asyncio.Protocol):
         self._headers_done = False
         self._delimited = False
         self.answered_any = False
+        self.written = False
         self.reusable = False
         if self.closed or self._transport.is_closing():
             # a write to a closing transport is dropped silently: fail now, not at the deadline
             waiter.set_exception(HttpError("connection closed before the request was sent"))
             return
         self._transport.write(request)
+        self.written = True
 
     def close(self) -> None:
         """Abort the connection (nothing is left to send on it)."""
@@ -240,7 +252,8 @@ class KeepAliveHttp:
                 response = await self._exchange(connection, request, loop)
             except HttpError:
                 self._drop(connection)
-                if not (reused and not connection.answered_any):
+                repeatable = not connection.written or method in IDEMPOTENT_METHODS
+                if not (reused and not connection.answered_any and repeatable):
                     raise
                 # The server closed the idle connection as the request went out: once more, fresh.
                 connection = await self._connect(origin)
@@ -343,6 +356,8 @@ class KeepAliveHttp:
         return None, False
 
     async def _connect(self, origin: _Origin) -> _Connection:
+        if self._closed:  # closed while this request waited for a slot
+            raise HttpError("client closed")
         loop = asyncio.get_running_loop()
         connection = _Connection(self._max_body)
         tls = self._ssl if origin.tls else None
@@ -385,5 +400,6 @@ class KeepAliveHttp:
         connection.idle_since = now
         idle = self._idle.setdefault(origin, [])
         idle.append(connection)
-        while len(idle) > self._per_origin:
+        # the oldest are at the front: those idle too long are closed rather than kept open
+        while idle and now - idle[0].idle_since >= self._idle_s:
             self._drop(idle.pop(0))

@@ -58,7 +58,6 @@ class TeamsSender:
         on_sent: OnSent | None = None,
         queue_size: int = 1000,
         workers: int = 4,
-        dropped_counter: Any = None,
         queue_depth_gauge: Any = None,
     ) -> None:
         """``bot_id`` ("28:<app id>") is used to create 1:1 chats when a ConversationRef has none."""
@@ -72,23 +71,21 @@ class TeamsSender:
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
         self._accepting = True
-        self._dropped = dropped_counter  # e.g. Metrics.outgoing_rejected_total
         self._depth = queue_depth_gauge  # e.g. Metrics.outgoing_queue_depth
 
     # -- OutboundSender -------------------------------------------------------------------
 
     def enqueue(self, outgoing: Outgoing) -> bool:
-        """Queue for the workers without waiting; False when the queue is full or stopped."""
+        """Queue for the workers without waiting; False when the queue is full or stopped.
+
+        The caller decides what a False means (the edge drops and counts it; the reminders
+        send it directly instead), so it is neither counted nor logged here.
+        """
         if not self._accepting:
             return False
         try:
             self._queue.put_nowait(outgoing)
         except asyncio.QueueFull:
-            log.warning(
-                "outbound queue full (%d); dropped one %s", self._queue.maxsize, outgoing.delivery.value
-            )
-            if self._dropped is not None:
-                self._dropped.inc()
             return False
         self._report_depth()
         return True
