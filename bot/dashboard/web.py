@@ -6,14 +6,15 @@ input gets a 400 with a Japanese message; a visitor who is not an admin gets a J
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import html
-import ipaddress
 import json
 import logging
 import secrets
 from datetime import date, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -21,7 +22,8 @@ from aiohttp import web
 from bot.dashboard.config import CampaignStatusProvider, DashboardConfig
 from bot.dashboard.session import CookieSigner
 from bot.dashboard.signin import EntraSignIn, SignInError
-from bot.stats.marks import MarkError, MarkStore
+from bot.netutil import is_loopback
+from bot.stats.marks import Mark, MarkError, MarkStore
 from bot.stats.queries import RULE_TITLES, CsvTable, Granularity, StatsQueries, TrendFilter, report_csv
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ FLOW_COOKIE = "dashboard_signin"
 FLOW_TTL_S = 600
 MAX_PERIOD_DAYS = 3 * 366
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
-_CSV_TABLES: dict[str, CsvTable] = {"trends": "trends", "rules": "rules", "departments": "departments"}
+_PAGE_TEMPLATE = "dashboard.html"
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -41,8 +43,14 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-_DASHBOARD_KEY = web.AppKey("dashboard", object)
+_ERROR_TYPES: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    401: web.HTTPUnauthorized,
+    403: web.HTTPForbidden,
+    404: web.HTTPNotFound,
+    503: web.HTTPServiceUnavailable,
+}
+_STORAGE_FAILED = "印の保存先に書き込めませんでした。時間をおいてもう一度お試しください。"
 
 
 def _page(title: str, message: str, *, status: int, link: tuple[str, str] | None = None) -> web.Response:
@@ -62,10 +70,7 @@ def _is_loopback_request(request: web.Request) -> bool:
     """A direct request from this machine (a request relayed by a proxy does not count)."""
     if any(h in request.headers for h in ("Forwarded", "X-Forwarded-For", "X-Real-IP")):
         return False
-    try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        return False
+    return is_loopback(request.remote)
 
 
 def _redirect(location: str) -> web.Response:
@@ -73,8 +78,30 @@ def _redirect(location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-def _json_error(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=_SECURITY_HEADERS)
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_error(message: str, status: int = 400) -> web.HTTPException:
+    """A JSON error (``{"error": "<Japanese message>"}``) with the security headers, to raise."""
+    return _ERROR_TYPES[status](
+        text=_dumps({"error": message}), content_type="application/json", headers=_SECURITY_HEADERS
+    )
+
+
+def _same_token(given: str, expected: str) -> bool:
+    """Constant-time comparison that any header value can go through (non-ASCII never matches)."""
+    if not given.isascii() or not expected.isascii():
+        return False
+    return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
+
+
+def _csv_table(name: str) -> CsvTable | None:
+    """The CSV table called ``name``, or None."""
+    for table in get_args(CsvTable):
+        if table == name:
+            return table
+    return None
 
 
 def _parse_date(value: str | None, what: str) -> date | None:
@@ -83,12 +110,7 @@ def _parse_date(value: str | None, what: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                {"error": f"{what}の日付が正しくありません（例: 2026-11-24）"}, ensure_ascii=False
-            ),
-            content_type="application/json",
-        ) from None
+        raise _json_error(f"{what}の日付が正しくありません（例: 2026-11-24）") from None
 
 
 class Dashboard:
@@ -112,7 +134,14 @@ class Dashboard:
         self.signer = CookieSigner(config.session_secret)
         self._today = today or (lambda: datetime.now(ZoneInfo(config.timezone)).date())
         self._local_csrf = secrets.token_urlsafe(24)
-        self._static = resources.files("bot.dashboard") / "static"
+        # Read once, here: a request never touches the file system, whatever name it asks for.
+        static = resources.files("bot.dashboard") / "static"
+        self._template = (static / _PAGE_TEMPLATE).read_text(encoding="utf-8")
+        self._files: dict[str, tuple[bytes, str]] = {}
+        for entry in static.iterdir():
+            suffix = entry.name[entry.name.rfind(".") :] if "." in entry.name else ""
+            if suffix in _STATIC_TYPES and not entry.name.startswith(".") and entry.is_file():
+                self._files[entry.name] = (entry.read_bytes(), _STATIC_TYPES[suffix])
 
     # ------------------------------------------------------------------ who is this
     def _session(self, request: web.Request) -> dict[str, Any] | None:
@@ -128,19 +157,9 @@ class Dashboard:
     def _require(self, request: web.Request, *, write: bool = False) -> dict[str, Any]:
         session = self._session(request)
         if session is None:
-            raise web.HTTPUnauthorized(
-                text=json.dumps({"error": "サインインが必要です。"}, ensure_ascii=False),
-                content_type="application/json",
-            )
-        if write and not secrets.compare_digest(
-            request.headers.get("X-CSRF-Token", ""), str(session["csrf"])
-        ):
-            raise web.HTTPForbidden(
-                text=json.dumps(
-                    {"error": "ページを再読み込みしてからやり直してください。"}, ensure_ascii=False
-                ),
-                content_type="application/json",
-            )
+            raise _json_error("サインインが必要です。", 401)
+        if write and not _same_token(request.headers.get("X-CSRF-Token", ""), str(session["csrf"])):
+            raise _json_error("ページを再読み込みしてからやり直してください。", 403)
         return session
 
     def _secure(self, request: web.Request) -> bool:
@@ -246,7 +265,6 @@ class Dashboard:
                     status=403,
                 )
             raise web.HTTPFound("/dashboard/login")
-        template = (self._static / "dashboard.html").read_text(encoding="utf-8")
         notice = (
             '<p class="notice" role="status">ローカルモードです：サインインなしで表示しています'
             "（このサーバー上のブラウザーからだけ開けます）。</p>"
@@ -254,7 +272,7 @@ class Dashboard:
             else ""
         )
         body = (
-            template.replace("{{CSRF}}", html.escape(str(session["csrf"])))
+            self._template.replace("{{CSRF}}", html.escape(str(session["csrf"])))
             .replace("{{LOCAL_NOTICE}}", notice)
             .replace("{{DEFAULT_WEEKS}}", str(int(self.config.default_weeks)))
             .replace("{{SIGNED_IN}}", "0" if session.get("local") else "1")
@@ -262,17 +280,14 @@ class Dashboard:
         return web.Response(text=body, content_type="text/html", headers=_SECURITY_HEADERS)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        """The page's script, style sheet and icons (a fixed list, no path from the request)."""
-        name = request.match_info["name"]
-        suffix = name[name.rfind(".") :] if "." in name else ""
-        if suffix not in _STATIC_TYPES or "/" in name or name.startswith("."):
+        """The page's script, style sheet and icons (read at start-up; no path from the request)."""
+        found = self._files.get(request.match_info["name"])
+        if found is None:
             raise web.HTTPNotFound()
-        resource = self._static / name
-        if not resource.is_file():
-            raise web.HTTPNotFound()
+        body, content_type = found
         return web.Response(
-            body=resource.read_bytes(),
-            content_type=_STATIC_TYPES[suffix],
+            body=body,
+            content_type=content_type,
             charset="utf-8",
             headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
         )
@@ -287,21 +302,12 @@ class Dashboard:
         )
         granularity_text = query.get("granularity", "week")
         if granularity_text not in ("day", "week"):
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": "集計単位は day か week です"}, ensure_ascii=False),
-                content_type="application/json",
-            )
+            raise _json_error("集計単位は day か week です")
         granularity: Granularity = "day" if granularity_text == "day" else "week"
         if until < since:
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": "終了日が開始日より前です"}, ensure_ascii=False),
-                content_type="application/json",
-            )
+            raise _json_error("終了日が開始日より前です")
         if (until - since).days > MAX_PERIOD_DAYS:
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": "期間は3年以内にしてください"}, ensure_ascii=False),
-                content_type="application/json",
-            )
+            raise _json_error("期間は3年以内にしてください")
         return TrendFilter(
             since,
             until,
@@ -321,7 +327,12 @@ class Dashboard:
         self._require(request)
         today = self._today()
         departments, rules = await self.queries.options(today - timedelta(days=MAX_PERIOD_DAYS), today)
-        marks = self.marks.list() if self.marks else []
+        marks: list[Mark] = []
+        if self.marks is not None:
+            try:
+                marks = await asyncio.to_thread(self.marks.list)
+            except OSError as error:
+                log.warning("dashboard marks unreadable: %s", type(error).__name__)
         return web.json_response(
             {
                 "departments": departments,
@@ -364,7 +375,7 @@ class Dashboard:
     async def csv(self, request: web.Request) -> web.StreamResponse:
         """One table of the report as CSV (UTF-8 with BOM, for Excel)."""
         self._require(request)
-        table = _CSV_TABLES.get(request.match_info["table"])
+        table = _csv_table(request.match_info["table"])
         if table is None:
             raise web.HTTPNotFound()
         wanted = self._filter(request)
@@ -383,21 +394,23 @@ class Dashboard:
     async def add_mark(self, request: web.Request) -> web.StreamResponse:
         """Mark a date (a rule change...) to compare before and after."""
         self._require(request, write=True)
-        if self.marks is None:
-            return _json_error("印の保存先が設定されていません。", 404)
+        marks = self._marks_or_404()
         try:
             data = await request.json()
-        except ValueError:
-            return _json_error("JSON を送ってください。")
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+            raise _json_error("JSON を送ってください。") from None
         if not isinstance(data, dict):
-            return _json_error("JSON オブジェクトを送ってください。")
+            raise _json_error("JSON オブジェクトを送ってください。")
         day = _parse_date(str(data.get("day", "")), "印") if data.get("day") else None
         if day is None:
-            return _json_error("日付を入力してください。")
+            raise _json_error("日付を入力してください。")
         try:
-            mark = self.marks.add(day, str(data.get("label", "")))
+            mark = await asyncio.to_thread(marks.add, day, str(data.get("label", "")))
         except MarkError as error:
-            return _json_error(str(error))
+            raise _json_error(str(error)) from None
+        except OSError as error:
+            log.warning("dashboard mark not saved: %s", type(error).__name__)
+            raise _json_error(_STORAGE_FAILED, 503) from None
         return web.json_response(
             {"day": mark.day.isoformat(), "label": mark.label},
             status=201,
@@ -408,17 +421,22 @@ class Dashboard:
     async def delete_mark(self, request: web.Request) -> web.StreamResponse:
         """Remove the mark on a day."""
         self._require(request, write=True)
-        if self.marks is None:
-            return _json_error("印の保存先が設定されていません。", 404)
+        marks = self._marks_or_404()
         day = _parse_date(request.match_info["day"], "印")
         assert day is not None
-        if not self.marks.remove(day):
-            return _json_error("その日の印はありません。", 404)
+        try:
+            removed = await asyncio.to_thread(marks.remove, day)
+        except OSError as error:
+            log.warning("dashboard mark not removed: %s", type(error).__name__)
+            raise _json_error(_STORAGE_FAILED, 503) from None
+        if not removed:
+            raise _json_error("その日の印はありません。", 404)
         return web.json_response({"ok": True}, headers=_SECURITY_HEADERS)
 
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    def _marks_or_404(self) -> MarkStore:
+        if self.marks is None:
+            raise _json_error("印の保存先が設定されていません。", 404)
+        return self.marks
 
 
 def setup_dashboard(
@@ -444,7 +462,6 @@ def setup_dashboard(
             sign_in.close()
 
         app.on_cleanup.append(_close)
-    app[_DASHBOARD_KEY] = dashboard
     router = app.router
     router.add_get("/dashboard", dashboard.page)
     router.add_get("/dashboard/", dashboard.page)

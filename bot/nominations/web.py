@@ -22,6 +22,13 @@ def _page(status: int, message: str) -> web.Response:
     return web.Response(status=status, text=message, content_type="text/plain", charset="utf-8")
 
 
+def _duration_ja(seconds: int) -> str:
+    """``600`` -> ``10分``; a lifetime that is not whole minutes is given in seconds."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds // 60}分"
+    return f"{seconds}秒"
+
+
 def setup_export_routes(
     app: web.Application,
     service: NominationService,
@@ -33,16 +40,17 @@ def setup_export_routes(
     """Add ``GET /exports/{token}`` to ``app`` and let the service hand out such links."""
     signer = LinkSigner(secret, lifetime_s=lifetime_s or service.config.export_link_seconds)
     service.enable_export_links(signer.sign)
+    expired = (
+        f"このリンクは無効か、有効期限（{_duration_ja(signer.lifetime_s)}）が切れています。"
+        "Teams でもう一度「エクスポート」と送ってください。"
+    )
 
     async def download(request: web.Request) -> web.Response:
         try:
             link = signer.verify(request.match_info["token"])
         except BadLink as exc:
             log.info("export link refused: %s", exc)
-            return _page(
-                404,
-                "このリンクは無効か、有効期限（10分）が切れています。Teams でもう一度「エクスポート」と送ってください。",
-            )
+            return _page(404, expired)
         if not service.is_admin(link.admin_id):
             return _page(403, "この操作は WG 選出の管理者だけが行えます。")
         if not await job_runs.claim_run(LINK_JOB, link.nonce):

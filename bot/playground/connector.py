@@ -221,6 +221,6 @@ async def _json_body(request: web.Request) -> dict[str, Any] | None:
     try:
         raw = await request.read()
         value = json.loads(raw) if raw else None
-    except (ValueError, web.HTTPRequestEntityTooLarge):
+    except (ValueError, RecursionError, web.HTTPRequestEntityTooLarge):  # RecursionError: nested too deeply
         return None
     return value if isinstance(value, dict) else None

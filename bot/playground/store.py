@@ -227,11 +227,6 @@ class PlaygroundStore:
                 subscriber.queue.put_nowait(None)
         self._subscribers.clear()
 
-    @property
-    def subscriber_count(self) -> int:
-        """Open streams."""
-        return len(self._subscribers)
-
     def publish(self, entry: Entry, *, only: Persona | None = None) -> None:
         """Push an entry's current view to each page allowed to see it."""
         self._push({"event": "entry", "entry": entry}, only)

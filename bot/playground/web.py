@@ -5,7 +5,11 @@ The page never builds activities itself: it tells ``/playground/api/*`` what a p
 Teams would send (``bot.playground.activities``), posts it to the bot's real messaging
 endpoint over loopback, and records it. The bot's answers come back through the connector
 stand-in (``bot.playground.connector``), whose address is the activities' ``serviceUrl``.
-Every route answers loopback callers only, like local mode's ``/api/messages``.
+Every route answers loopback callers only, like local mode's ``/api/messages``, and only
+requests addressed to this machine by name (``Host``: ``localhost`` or a loopback address, so a
+web page elsewhere cannot reach it through DNS rebinding); a POST or PUT must be JSON, which a
+cross-origin form cannot send without the browser asking first. Messages shown on the page
+are Japanese.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from bot.netutil import is_loopback, is_loopback_authority
 from bot.playground.activities import (
     PLACE_KINDS,
     FileAttachment,
@@ -51,7 +56,6 @@ from bot.playground.personas import (
     persona_by_key,
 )
 from bot.playground.store import Entry, PlaygroundStore
-from bot.teams.auth import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,9 @@ MAX_TEXT_CHARS = 4000
 MAX_RULE_FILE_BYTES = 512 * 1024
 KEEP_ALIVE_SECONDS = 15.0
 BOT_CALL_TIMEOUT_SECONDS = 30.0
+LOOPBACK_ONLY = "プレイグラウンドは、このパソコン上のブラウザーからだけ利用できます"
+LOCAL_HOST_ONLY = "プレイグラウンドは http://localhost か http://127.0.0.1 のアドレスで開いてください"
+JSON_ONLY = "リクエストは Content-Type: application/json で送ってください"
 
 # Cards may show images from anywhere and style themselves inline (the renderer does); scripts
 # come only from the app itself, so text the bot or a rule author wrote can never run as code.
@@ -88,7 +95,7 @@ class PlaygroundConfig:
 
 
 class BadInput(Exception):
-    """A request the page should not have sent (answered 400 with the message)."""
+    """A request the page should not have sent: a 400 with the message (Japanese: the page shows it)."""
 
 
 class Playground:
@@ -97,6 +104,8 @@ class Playground:
     def __init__(self, config: PlaygroundConfig) -> None:
         self.config = config
         self.store = PlaygroundStore()
+        # The files the page may load, listed once: a request's path is only ever a key here.
+        self._static_files = _static_files(STATIC_DIR)
         self.connector = ConnectorStandIn(self.store, config.personas)
         self._session: aiohttp.ClientSession | None = None
 
@@ -106,8 +115,7 @@ class Playground:
         """One client session for posting to the bot, for the app's lifetime."""
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BOT_CALL_TIMEOUT_SECONDS))
         yield
-        self.store.close_all()
-        await self._session.close()
+        await self._session.close()  # the streams were ended by on_shutdown
 
     async def on_shutdown(self, app: web.Application) -> None:
         """End the open event streams so that shutting down does not wait for them."""
@@ -124,10 +132,8 @@ class Playground:
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         """``GET /playground/static/{path}``: the page's scripts, styles, vendored renderer, samples."""
-        relative = request.match_info["path"]
-        root = STATIC_DIR.resolve()
-        target = (root / relative).resolve()
-        if root not in target.parents or not target.is_file():
+        target = self._static_files.get(request.match_info["path"])
+        if target is None:
             raise web.HTTPNotFound()
         return web.FileResponse(target)
 
@@ -195,12 +201,12 @@ class Playground:
         persona = self._persona(body.get("viewer"))
         kind = body.get("place")
         if kind not in PLACE_KINDS:
-            raise BadInput(f"place must be one of {', '.join(PLACE_KINDS)}")
+            raise BadInput(f"投稿先（place）は {'、'.join(PLACE_KINDS)} のいずれかです")
         text = _text(body.get("text"))
         mention_bot = body.get("mention_bot") is True
         files = (self._sample_audio(request),) if body.get("attach_sample_audio") is True else ()
         if not text.strip() and not files:
-            raise BadInput("text or an attachment is required")
+            raise BadInput("メッセージを入力するか、ファイルを添付してください")
         activity_id = self.store.new_activity_id()
         place = Place(kind)
         root: str | None = None
@@ -241,10 +247,10 @@ class Playground:
         persona = self._persona(body.get("viewer"))
         entry = self.store.get(str(body.get("entry_id", "")))
         if entry is None or entry.author != "person" or entry.sender_key != persona.key:
-            raise BadInput("only your own messages can be edited")
+            raise BadInput("編集できるのは自分のメッセージだけです")
         text = _text(body.get("text"))
         if not text.strip():
-            raise BadInput("text is required")
+            raise BadInput("メッセージを入力してください")
         mention_bot = bool(entry.activity.get("mention_bot"))
         files = tuple(FileAttachment(**f) for f in entry.activity.get("files", []))
         activity = edit_activity(
@@ -267,7 +273,7 @@ class Playground:
         persona = self._persona(body.get("viewer"))
         kind = body.get("place")
         if kind not in PLACE_KINDS:
-            raise BadInput(f"place must be one of {', '.join(PLACE_KINDS)}")
+            raise BadInput(f"追加先（place）は {'、'.join(PLACE_KINDS)} のいずれかです")
         place = Place("channel") if kind == "thread" else Place(kind)
         ids = (self.store.new_activity_id(), self.store.new_activity_id())
         activities = install_activities(
@@ -303,15 +309,15 @@ class Playground:
         persona = self._persona(body.get("viewer"))
         entry = self.store.get(str(body.get("entry_id", "")))
         if entry is None or entry.author != "bot" or entry.deleted or not entry.visible_to(persona):
-            raise BadInput("unknown card")
+            raise BadInput("このカードは見つかりません（会話がリセットされた可能性があります）")
         verb = body.get("verb")
         data = body.get("data", {})
         if not isinstance(verb, str) or not verb or not isinstance(data, dict):
-            raise BadInput("verb (text) and data (object) are required")
+            raise BadInput("verb（文字列）と data（オブジェクト）が必要です")
         action_id = body.get("action_id")
         trigger = body.get("trigger", "manual")
         if trigger not in ("manual", "automatic"):
-            raise BadInput("trigger must be manual or automatic")
+            raise BadInput("trigger は manual か automatic です")
         activity = card_action_activity(
             persona,
             _place_of(entry),
@@ -352,7 +358,7 @@ class Playground:
         """``GET /playground/api/rules/file?name=x.yaml``: one rule file's text (read-only)."""
         text = await asyncio.to_thread(_read_rule_file, self.config.rules_dir, request.query.get("name", ""))
         if text is None:
-            raise web.HTTPNotFound(text="no such rule file")
+            raise web.HTTPNotFound(text="そのルールファイルはありません")
         return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def _rules_status(self) -> dict[str, Any]:
@@ -374,14 +380,14 @@ class Playground:
     def _persona(self, key: Any) -> Persona:
         persona = persona_by_key(self.config.personas, key) if isinstance(key, str) else None
         if persona is None:
-            raise BadInput("viewer must be one of the sample personas")
+            raise BadInput("表示するペルソナ（viewer）が見本のペルソナにありません")
         return persona
 
     def _thread_root(self, requested: Any, persona: Persona) -> str:
         if isinstance(requested, str) and requested:
             entry = self.store.get(requested)
             if entry is None or entry.conversation_id != CHANNEL_ID:
-                raise BadInput("unknown thread")
+                raise BadInput("返信先のスレッドが見つかりません")
             return entry.thread_root_id or entry.id
         latest = self.store.latest_root(CHANNEL_ID)
         if latest is not None:
@@ -506,19 +512,19 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise BadInput("text must be a string")
+        raise BadInput("メッセージ（text）は文字列で送ってください")
     if len(value) > MAX_TEXT_CHARS:
-        raise BadInput(f"text is longer than {MAX_TEXT_CHARS} characters")
+        raise BadInput(f"メッセージは{MAX_TEXT_CHARS}文字以内にしてください")
     return value
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         value = await request.json()
-    except ValueError as error:
-        raise BadInput("body must be JSON") from error
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deeply
+        raise BadInput("リクエストの本文が JSON ではありません") from error
     if not isinstance(value, dict):
-        raise BadInput("body must be a JSON object")
+        raise BadInput("リクエストの本文は JSON オブジェクトにしてください")
     return value
 
 
@@ -533,12 +539,36 @@ def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {payload}\n\n".encode()
 
 
+def _static_files(root: Path) -> dict[str, Path]:
+    """``relative/posix/path -> file`` for every file under ``root`` (hidden ones left out)."""
+    files: dict[str, Path] = {}
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            files[relative.as_posix()] = path
+    return files
+
+
+def _refusal(request: web.Request) -> web.Response | None:
+    """Why the playground does not answer this request (403 / 415), or None when it does."""
+    if not is_loopback(request.remote):
+        return _json({"error": "forbidden", "message": LOOPBACK_ONLY}, 403)
+    host = request.headers.get(hdrs.HOST)
+    if host is not None and not is_loopback_authority(host):
+        # A browser always sends Host; a name other than localhost could be rebound to us.
+        return _json({"error": "forbidden", "message": LOCAL_HOST_ONLY}, 403)
+    if request.method in ("POST", "PUT") and request.content_type != "application/json":
+        return _json({"error": "unsupported_media_type", "message": JSON_ONLY}, 415)
+    return None
+
+
 def _guarded(handler: Handler) -> Handler:
-    """Loopback callers only (like local mode's endpoint); bad input is a 400 with a reason."""
+    """Loopback callers, local Host and JSON bodies only; bad input is a 400 with a reason."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        if not is_loopback(request.remote):
-            return _json({"error": "forbidden", "message": "the playground answers loopback only"}, 403)
+        refusal = _refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             return await handler(request)
         except BadInput as problem:

@@ -13,7 +13,6 @@ endorsement for the activity's channel.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -160,16 +159,3 @@ class ChannelTokenValidator:
             del self._cache[token]
         while len(self._cache) >= MAX_CACHED_TOKENS:
             del self._cache[next(iter(self._cache))]
-
-
-def is_loopback(remote: str | None) -> bool:
-    """True when the peer address is a loopback address (local mode's only allowed callers)."""
-    if not remote:
-        return False
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback

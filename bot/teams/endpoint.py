@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.metrics import Metrics
+from bot.netutil import is_loopback
 from bot.teams import convert
-from bot.teams.auth import FAILURE_MESSAGES, AuthFailure, ChannelTokenValidator, ValidatedToken, is_loopback
+from bot.teams.auth import FAILURE_MESSAGES, AuthFailure, ChannelTokenValidator, ValidatedToken
 from bot.teams.openid import SigningKeysUnavailable
 from bot.teams.routing import ActivityRouter
 

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from bot.domain import ConversationRef, InvokeResult, Outgoing
-from bot.teams.auth import is_loopback
+from bot.netutil import is_loopback
 from tests.edge.conftest import BOT_ID, USER, RunningBot, bot_settings, make_activity, start_bot, stop_bot
 from tests.harness.openid_server import TENANT_ID, OpenIdStandIn
 

@@ -150,8 +150,10 @@ BAD_CALLS = [
 async def test_bad_calls_are_refused_like_the_real_service(
     playground: RunningPlayground, method: str, path: str, body: Any, expected: int
 ) -> None:
-    if isinstance(body, str):
-        async with playground.session.request(method, playground.url + path, data=body) as response:
+    if isinstance(body, str):  # malformed JSON, still labelled JSON (anything else is a 415)
+        async with playground.session.request(
+            method, playground.url + path, data=body, headers={"Content-Type": "application/json"}
+        ) as response:
             status = response.status
             answer = await response.json(content_type=None)
     else:

@@ -325,3 +325,10 @@ async def test_config_names_the_local_connector(playground: RunningPlayground) -
     assert config["service_url"] == f"{playground.url}/playground/connector/"
     assert {p["key"] for p in config["personas"]} == {p.key for p in SAMPLE_PERSONAS}
     assert config["group_chat"]["id"] == GROUP_CHAT_ID
+
+
+@pytest.mark.parametrize(("path", "body"), BAD_REQUESTS)
+async def test_bad_request_reasons_are_japanese(playground: RunningPlayground, path: str, body: Any) -> None:
+    """The page shows the reason as it is, so it is written for the person using the page."""
+    _, answer = await playground.post(path, body)
+    assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in answer["message"]), answer

@@ -1,5 +1,16 @@
 /* Adaptive Cards host config resembling Microsoft Teams' light theme. */
 "use strict";
+/* The text colours are the same on both container styles (default and emphasis). */
+const TEAMS_FOREGROUND_COLORS = {
+  default: { default: "#242424", subtle: "#616161" },
+  dark: { default: "#252424", subtle: "#616161" },
+  light: { default: "#FFFFFF", subtle: "#FAFAFA" },
+  accent: { default: "#5B5FC7", subtle: "#6264A7" },
+  good: { default: "#237B4B", subtle: "#2D8A53" },
+  warning: { default: "#835C00", subtle: "#A27300" },
+  attention: { default: "#C4314B", subtle: "#D13438" }
+};
+
 window.TEAMS_LIGHT_HOST_CONFIG = {
   supportsInteractivity: true,
   fontFamily: "'Segoe UI', 'Segoe UI Web (West European)', 'Noto Sans JP', 'Hiragino Kaku Gothic ProN', 'Yu Gothic UI', Meiryo, system-ui, sans-serif",
@@ -11,27 +22,11 @@ window.TEAMS_LIGHT_HOST_CONFIG = {
   containerStyles: {
     default: {
       backgroundColor: "#FFFFFF",
-      foregroundColors: {
-        default: { default: "#242424", subtle: "#616161" },
-        dark: { default: "#252424", subtle: "#616161" },
-        light: { default: "#FFFFFF", subtle: "#FAFAFA" },
-        accent: { default: "#5B5FC7", subtle: "#6264A7" },
-        good: { default: "#237B4B", subtle: "#2D8A53" },
-        warning: { default: "#835C00", subtle: "#A27300" },
-        attention: { default: "#C4314B", subtle: "#D13438" }
-      }
+      foregroundColors: TEAMS_FOREGROUND_COLORS
     },
     emphasis: {
       backgroundColor: "#F5F5F5",
-      foregroundColors: {
-        default: { default: "#242424", subtle: "#616161" },
-        dark: { default: "#252424", subtle: "#616161" },
-        light: { default: "#FFFFFF", subtle: "#FAFAFA" },
-        accent: { default: "#5B5FC7", subtle: "#6264A7" },
-        good: { default: "#237B4B", subtle: "#2D8A53" },
-        warning: { default: "#835C00", subtle: "#A27300" },
-        attention: { default: "#C4314B", subtle: "#D13438" }
-      }
+      foregroundColors: TEAMS_FOREGROUND_COLORS
     },
     accent: { backgroundColor: "#E8EBFA" },
     good: { backgroundColor: "#E7F2DA" },

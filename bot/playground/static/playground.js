@@ -374,7 +374,13 @@
 
   async function send() {
     const text = $("compose-text").value;
-    if (!text.trim() && !state.attach && !state.editing) return;
+    if (!text.trim()) {
+      if (state.editing) {
+        setStatus("編集後のメッセージを入力してください（やめるときは「編集をやめる」）。", true);
+        return;
+      }
+      if (!state.attach) return;
+    }
     $("send").disabled = true;
     try {
       if (state.editing) {
@@ -435,6 +441,7 @@
       render();
     });
     source.addEventListener("reset", () => {
+      if (state.editing) stopEdit(); // the message being edited is gone
       state.entries = new Map();
       state.nodes.clear();
       state.notes.clear();
@@ -518,7 +525,9 @@
     $("install").addEventListener("click", install);
     $("reset").addEventListener("click", () => {
       if (confirm("プレイグラウンドの会話をすべて消去します（ボットのデータベースはそのままです）。よろしいですか？")) {
-        api("/reset", {}).catch((error) => setStatus(`リセットできませんでした: ${error.message}`, true));
+        api("/reset", {})
+          .then(() => { if (state.editing) stopEdit(); })
+          .catch((error) => setStatus(`リセットできませんでした: ${error.message}`, true));
       }
     });
     $("toggle-rules").addEventListener("click", () => {

@@ -7,13 +7,13 @@ the same way for aiohttp as for msal.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import ssl
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.netutil import is_loopback
 from bot.teams.outbound.keepalive import KeepAliveHttp
 
 USER_AGENT = "maebashi-teams-bot/0.1"
@@ -60,12 +60,7 @@ def is_loopback_host(host: str | None) -> bool:
     """True for localhost and loopback IP literals."""
     if not host:
         return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return host.lower() == "localhost" or is_loopback(host.strip("[]"))
 
 
 def is_allowed_service_url(url: str) -> bool:
