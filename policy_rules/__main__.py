@@ -150,14 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
-    for stream in (sys.stdin, sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8")  # JSON lines and Japanese messages, whatever the locale
+    """Entry point (the caller's streams are used as they are)."""
     args = build_parser().parse_args(argv)
     code: int = args.run(args)
     return code
 
 
+def _utf8_stdio() -> None:
+    """Read and write UTF-8 whatever the locale (JSON lines and Japanese messages)."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+
+
 if __name__ == "__main__":
+    _utf8_stdio()  # only when run as a program: a caller of main() keeps its own streams
     sys.exit(main())

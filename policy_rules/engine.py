@@ -7,13 +7,12 @@ import json
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from policy_rules.errors import MESSAGES, RuleIssue
-from policy_rules.identifiers import AllowSets
+from policy_rules.identifiers import AllowSets, masked_quote
 from policy_rules.kinds import compile_patterns
 from policy_rules.loader import load_rule_specs
 from policy_rules.model import CONVERSATION_TYPES, Finding, Hit, MessageInput
@@ -26,7 +25,8 @@ _QUOTE_MAX = 40
 
 
 _Gate = re.Pattern[str]
-_PlanStep = tuple["Rule", Callable[..., Any], Any, AllowSets, DetectorKind, _Gate | None, tuple[_Gate, ...]]
+# one detector of one rule: the rule, the kind, its prepared options, its first gate and the others
+_PlanStep = tuple["Rule", DetectorKind, object, _Gate | None, tuple[_Gate, ...]]
 
 
 def _first_and_rest(gates: Iterable[_Gate]) -> tuple[_Gate | None, tuple[_Gate, ...]]:
@@ -89,28 +89,6 @@ class Rule:
         """True when the rule is enabled and scoped to the message's conversation type."""
         return self.spec.enabled and message.conversation_type in self._types
 
-    def find(self, view: MatchView, message: MessageInput) -> list[Finding]:
-        """Run the rule's detectors on one message; an error skips this rule only."""
-        findings: list[Finding] = []
-        text = view.text
-        for kind, options in self._detectors:
-            if not all(gate.search(text) for gate in getattr(options, "gates", ())):
-                continue  # the detector cannot find anything here (see RuleSet.evaluate)
-            try:
-                hits = kind.detect(view, message, options, self._allow_sets)
-                if hits.__class__ is not list:
-                    hits = list(hits)
-            except Exception as exc:  # a broken detector must not take the others down
-                self.log_failure(kind, exc)
-                return []
-            if not hits:
-                continue
-            # the exemption is checked only once something was found: most messages never need it
-            if self._unless is not None and self._unless.search(view.text):
-                return []
-            findings.extend(self.locate(hits, view))
-        return findings
-
     def log_failure(self, kind: DetectorKind, exc: BaseException) -> None:
         """Log a detector's failure without the message text: type and frames only."""
         logger.error(
@@ -128,7 +106,7 @@ class Rule:
         for hit in hits:
             if hit.view_span:
                 if quotes and any(qs <= hit.start and hit.end <= qe for qs, qe in quotes):
-                    continue  # inside a quoted passage (MatchView.in_quote, inlined)
+                    continue  # inside a quoted passage
                 if self._allow_phrases is not None and self._allow_phrases.search(
                     view.text, hit.start, hit.end
                 ):
@@ -136,7 +114,12 @@ class Rule:
                 start, end = view.to_original(hit.start, hit.end)
             else:
                 start, end = hit.start, hit.end
-            quote = hit.label if hit.label is not None else view.original[start:end][:_QUOTE_MAX]
+            # the quote is shown on the nudge card: phone/ID numbers and e-mail addresses are masked
+            quote = (
+                hit.label
+                if hit.label is not None
+                else masked_quote(view.original, start, min(end, start + _QUOTE_MAX))[:_QUOTE_MAX]
+            )
             findings.append(Finding(self._id, self._severity, start, end, quote, hit.category))
         return findings
 
@@ -176,14 +159,7 @@ class RuleSet:
         # per conversation type, the detectors to run, in rule order, with what they need
         self._plans: dict[str, tuple[_PlanStep, ...]] = {
             conversation_type: tuple(
-                (
-                    rule,
-                    kind.detect,
-                    options,
-                    rule._allow_sets,
-                    kind,
-                    *_first_and_rest(getattr(options, "gates", ())),
-                )
+                (rule, kind, options, *_first_and_rest(getattr(options, "gates", ())))
                 for rule in self._ordered
                 if conversation_type in rule._types
                 for kind, options in rule._detectors
@@ -217,9 +193,9 @@ class RuleSet:
         finished: set[Rule] | None = None  # rules stopped early by an error or an exemption
         # one flat loop over (rule, detector) pairs: most detectors find nothing, so the common
         # path must cost little more than a regex scan. A detector's gates (regexes that must
-        # all match for it to find anything, e.g. its prefilter and words its patterns need)
-        # run here, which spares the call of most detectors.
-        for rule, detect, options, allow, kind, gate, more_gates in plan:
+        # all match for it to run: words its patterns need, and an admin's prefilter) run here
+        # and nowhere else, which spares the call of most detectors.
+        for rule, kind, options, gate, more_gates in plan:
             if gate is not None:
                 if gate.search(text) is None:
                     continue
@@ -234,7 +210,7 @@ class RuleSet:
             if finished is not None and rule in finished:
                 continue
             try:
-                hits = detect(view, message, options, allow)
+                hits = kind.detect(view, message, options, rule._allow_sets)
                 if hits.__class__ is not list:
                     hits = list(hits)
             except Exception as exc:  # a broken detector must not take the others down
@@ -261,16 +237,16 @@ class RuleSet:
         return [rule_id for rule_id in self._rules if rule_id in fired]
 
     def check_examples(self) -> list[ExampleFailure]:
-        """Run every rule's examples; return the ones that misbehave."""
+        """Run every rule's examples, each rule alone; return the ones that misbehave."""
         failures: list[ExampleFailure] = []
         for rule in self._rules.values():
+            alone = RuleSet([rule])
             for should_fire, examples in (
                 (True, rule.spec.examples.fire),
                 (False, rule.spec.examples.no_fire),
             ):
                 for example in examples:
-                    message = example_message(example, rule)
-                    fired = rule.applies_to(message) and bool(rule.find(build_view(message.text), message))
+                    fired = bool(alone.evaluate(example_message(example, rule)))
                     if fired != should_fire:
                         failures.append(ExampleFailure(rule.id, rule.source, should_fire, example.text))
         return failures

@@ -2,12 +2,15 @@
 
 Each finder returns (start, end) spans of the view. Digits in the view are ASCII and every
 hyphen-like mark between digits is already ``-`` (see policy_rules.normalize).
+``masked_quote`` works on the original text instead: it hides such data in a finding's quote.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+
+from policy_rules.normalize import DIGIT_DASHES
 
 Span = tuple[int, int]
 
@@ -40,22 +43,9 @@ def my_number_check_digit_ok(digits: str) -> bool:
     return check == int(digits[11])
 
 
-# a run of at least 10 digits (separators allowed): phones and マイナンバー need one
-_LONG_DIGIT_RUN_RE = re.compile(r"[\d(][\d()-]{8,}\d")
-NEEDS_LONG_DIGIT_RUN = frozenset({"my_number", "phone_number"})
-"""Identifiers that cannot be found in a text without ``has_long_digit_run``."""
-
-
-def has_long_digit_run(text: str) -> bool:
-    """Whether ``text`` holds a run of at least 10 digits, separators allowed."""
-    return _LONG_DIGIT_RUN_RE.search(text) is not None
-
-
 def find_my_numbers(text: str) -> list[Span]:
     """Spans of 12-digit numbers (separators allowed) with a valid check digit."""
     found: list[Span] = []
-    if not _LONG_DIGIT_RUN_RE.search(text):
-        return found
     for m in _TWELVE_DIGITS_RE.finditer(text):
         if _starts_number(text, m.start()) and my_number_check_digit_ok("".join(m.groups())):
             found.append(m.span())
@@ -71,6 +61,8 @@ _PHONE_RE = re.compile(
     r"|0\d{9}"  # landline written without separators
     r")(?![\d]|-\d)"
 )
+# phone numbers are looked for only in a text holding a run of 10+ digits (separators allowed)
+_LONG_DIGIT_RUN_RE = re.compile(r"[\d(][\d()-]{8,}\d")
 _NON_PERSONAL_PREFIXES = ("0120", "0800", "0570", "0990")
 _EXTENSION_BEFORE_RE = re.compile(r"(?:内線|ないせん|ext\.?)[:：]?$")
 
@@ -134,7 +126,6 @@ def find_birth_dates(text: str) -> list[Span]:
 # ---------------------------------------------------------------- 住所
 _KANJI_DIGITS = "〇一二三四五六七八九"
 _N = r"[0-9〇一二三四五六七八九十百千]+"
-_PLACE = r"[一-龥々ぁ-ゖ]{1,12}?"
 # The regex starts at the number (a fast scan); the place name before it is added afterwards.
 _ADDRESS_RE = re.compile(
     rf"{_N}丁目(?:{_N}(?:番地?|-)(?:{_N}(?:号|-{_N})?)?)(?:号)?"
@@ -229,6 +220,86 @@ def find_emails(text: str, allowed_domains: frozenset[str]) -> list[Span]:
             continue
         found.append(m.span())
     return found
+
+
+# ---------------------------------------------------------------- quotes shown back
+# Over the *original* text (any width, any hyphen): a finding's quote is shown on the nudge
+# card, so a number or address in it is masked whether or not a finder would accept it.
+MASK = "＊＊＊"
+_MASK_MIN_DIGITS = 6  # phone numbers, マイナンバー, accounts, postal codes, staff and case ids
+_MASK_CONTEXT = 64  # characters read on each side of a quote, so a datum its edge cuts is masked
+# digits (ASCII or full width) joined by at most two separators: 090-1234-5678, (027)224-1111,
+# ０９０ー１２３４ー５６７８, 090 1234 5678 (an explicit set lets re skip non-digits fast)
+_DIGIT_RUN_RE = re.compile(rf"[0-9０-９](?:[ \t\u3000{DIGIT_DASHES}－().（）．]{{0,2}}[0-9０-９])*")
+_DIGIT_RE = re.compile("[0-9０-９]")
+_EMAIL_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._%+-")
+_EMAIL_CHARS_WIDE = frozenset(chr(ord(c) + 0xFEE0) for c in _EMAIL_CHARS)  # ０-９Ａ-Ｚａ-ｚ．－…
+_EMAIL_ANY = _EMAIL_CHARS | _EMAIL_CHARS_WIDE
+
+
+def _email_spans(text: str, lo: int, hi: int) -> list[Span]:
+    """Spans in text[lo:hi] of the address-like words around each @ (or ＠)."""
+    spans: list[Span] = []
+    for at in ("@", "＠"):
+        p = text.find(at, lo, hi)
+        while p >= 0:
+            s, e = p, p + 1
+            while s > lo and text[s - 1] in _EMAIL_ANY:
+                s -= 1
+            while e < hi and text[e] in _EMAIL_ANY:
+                e += 1
+            if e - s > 1:  # a lone @ is no address
+                spans.append((s, e))
+            p = text.find(at, e, hi)
+    return spans
+
+
+def _datum_spans(text: str, lo: int, hi: int) -> list[Span]:
+    """Sorted, disjoint spans in text[lo:hi] of e-mail addresses and runs of 6+ digits."""
+    spans: list[Span] = []
+    for m in _DIGIT_RUN_RE.finditer(text, lo, hi):
+        s, e = m.span()
+        if e - s >= _MASK_MIN_DIGITS and sum(c.isdigit() for c in m.group()) >= _MASK_MIN_DIGITS:
+            if s > lo and text[s - 1] in "(（":
+                s -= 1  # (027)224-1111
+            spans.append((s, e))
+    emails = _email_spans(text, lo, hi)
+    if not emails:
+        return spans
+    merged: list[Span] = []
+    for s, e in sorted(spans + emails):  # an address holding digits is one datum
+        if merged and s < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def masked_quote(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` with every e-mail address and run of 6+ digits replaced by ＊＊＊.
+
+    The data are looked for around the span too, so one the span cuts in two is still masked
+    (its visible part becomes ＊＊＊).
+    """
+    lo, hi = max(0, start - _MASK_CONTEXT), min(len(text), end + _MASK_CONTEXT)
+    # a number shows in the span only through a digit; an address may show only its name
+    if (
+        _DIGIT_RE.search(text, start, end) is None
+        and text.find("@", lo, hi) < 0
+        and text.find("＠", lo, hi) < 0
+    ):
+        return text[start:end]  # most quotes: nothing to mask
+    pieces: list[str] = []
+    pos = start
+    for s, e in _datum_spans(text, lo, hi):
+        if e <= pos or s >= end:
+            continue
+        pieces.append(text[pos:s])  # empty when the datum began before pos
+        pieces.append(MASK)
+        pos = e
+    if pos < end:
+        pieces.append(text[pos:end])
+    return "".join(pieces)
 
 
 IdentifierFinder = Callable[[str, "AllowSets"], list[Span]]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from policy_rules.identifiers import IDENTIFIERS, NEEDS_LONG_DIGIT_RUN, AllowSets, has_long_digit_run
+from policy_rules.identifiers import IDENTIFIERS, AllowSets
 from policy_rules.model import Hit, MessageInput
 from policy_rules.normalize import MatchView, fold_pattern
 from policy_rules.registry import detector_kind
@@ -31,49 +31,6 @@ DEFAULT_TOPIC_GUARD = (
 # shared empty result: detectors return lists (cheaper than generators on the hot path)
 NO_HITS: list[Hit] = []
 _GUARD_RE = re.compile(fold_pattern(DEFAULT_TOPIC_GUARD))
-
-
-class Prefilter:
-    """A cheap test a message must pass before a detector's patterns run (speed only).
-
-    A plain alternation of words (``電話|内線|tel``) becomes substring tests, which CPython runs
-    much faster than a regex alternation; anything else stays a regex.
-    """
-
-    __slots__ = ("_regex", "_words", "is_plain")
-
-    def __init__(self, pattern: str) -> None:
-        folded = fold_pattern(pattern)
-        words = folded.split("|")
-        if all(w and not _REGEX_META.search(w) for w in words):
-            # the view is already lower-cased (see policy_rules.normalize), like folded patterns
-            self._words: tuple[str, ...] | None = tuple(words)
-            self._regex = None
-            self.is_plain = True
-        else:
-            # the words a match must contain are tested first: most messages stop there
-            self._words = required_literals(folded)
-            self._regex = re.compile(folded, re.MULTILINE)
-            self.is_plain = False
-
-    def gate_regexes(self) -> tuple[re.Pattern[str], ...]:
-        """The same test as regexes that must all match (the engine runs them before the detector)."""
-        words = () if self._words is None else (_words_regex(self._words),)
-        return words if self._regex is None else (*words, self._regex)
-
-    def passes(self, view: MatchView) -> bool:
-        """True when the detector may find something in this view."""
-        text = view.text
-        if self._words is not None:
-            for word in self._words:  # a plain loop: cheaper than any(map(...)) for a few words
-                if word in text:
-                    break
-            else:
-                return False
-        return self._regex is None or self._regex.search(text) is not None
-
-
-_REGEX_META = re.compile(r"[\\.^$*+?{}\[\]()]")
 
 
 def _first_chars(items: list[Any]) -> tuple[set[str], bool] | None:
@@ -243,14 +200,16 @@ def _literal_gate(pattern: str) -> re.Pattern[str] | None:
 
 
 def _gates(prefilter: str | None, *pattern_lists: list[str]) -> tuple[re.Pattern[str], ...]:
-    """Regexes that must all match for a detector to find anything (see RuleSet.evaluate).
+    """Regexes that must all match for a detector to run (see RuleSet.evaluate).
 
-    The prefilter's own test comes first (it stands in for the first list), then, for each other
-    non-empty list of patterns that a finding needs, the words one of which any match contains.
+    The admin's ``prefilter`` first, if any (it is there to be selective); then, for each
+    non-empty list of patterns a finding needs, the words one of which any match of the list
+    contains. Those are derived from the patterns, so they never drop a message a pattern
+    matches; the prefilter only ever adds a condition beside them and never replaces them.
     """
-    gates: list[re.Pattern[str]] = list(Prefilter(prefilter).gate_regexes()) if prefilter else []
-    for index, patterns in enumerate(pattern_lists):
-        if patterns and not (index == 0 and prefilter):  # an admin's prefilter is about the first list
+    gates = [re.compile(fold_pattern(prefilter), re.MULTILINE)] if prefilter else []
+    for patterns in pattern_lists:
+        if patterns:
             gate = _literal_gate("|".join(f"(?:{fold_pattern(p)})" for p in patterns))
             if gate is not None:
                 gates.append(gate)
@@ -258,7 +217,11 @@ def _gates(prefilter: str | None, *pattern_lists: list[str]) -> tuple[re.Pattern
 
 
 def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
-    """Fold and join patterns into one case-insensitive regex (None when empty)."""
+    """Fold and join patterns into one regex (None when empty).
+
+    No ``IGNORECASE``: the view and folded patterns are both lower-case in ASCII (see
+    policy_rules.normalize), which matches ``TEL``/``Tel``/``ｔｅｌ`` alike and keeps ``re`` fast.
+    """
     if not patterns:
         return None
     return re.compile(first_char_hint("|".join(f"(?:{fold_pattern(p)})" for p in patterns)), re.MULTILINE)
@@ -313,11 +276,9 @@ class PhraseSetOptions(KindOptions):
         return SimpleNamespace(
             **dict(self),
             phrases_re=re.compile(first_char_hint(body), re.MULTILINE),
-            # with a plain-word prefilter, a second gate would mostly repeat it
             gates=_gates(self.prefilter, [body]),
             not_followed_re=compile_patterns(self.not_followed_by),
             guard_re=_GUARD_RE if self.topic_guard else None,
-            prefilter_test=Prefilter(self.prefilter) if self.prefilter else None,
         )
 
 
@@ -329,8 +290,6 @@ def _followed_by(regex: re.Pattern[str] | None, text: str, pos: int) -> bool:
 def detect_phrase_set(view: MatchView, message: MessageInput, options: Any, allow: Any) -> list[Hit]:
     """Fire on each phrase found in the scope (message, opening sentences or first line)."""
     text = view.text
-    if options.prefilter_test is not None and not options.prefilter_test.passes(view):
-        return NO_HITS
     if options.scope == "opening":
         # anchored at the start of each opening sentence: "does the message open with …"
         found = (
@@ -432,7 +391,6 @@ class PatternContextOptions(KindOptions):
             context_re=compile_patterns(self.context_any),
             gates=_gates(self.prefilter, self.patterns, self.context_any),
             guard_re=_GUARD_RE if self.topic_guard else None,
-            prefilter_test=Prefilter(self.prefilter) if self.prefilter else None,
         )
 
 
@@ -440,8 +398,6 @@ class PatternContextOptions(KindOptions):
 def detect_pattern_context(view: MatchView, message: MessageInput, options: Any, allow: Any) -> list[Hit]:
     """Fire on a pattern when a context word is in its sentence (or anywhere, by option)."""
     text = view.text
-    if options.prefilter_test is not None and not options.prefilter_test.passes(view):
-        return NO_HITS
     hits: list[Hit] = []
     for m in options.patterns_re.finditer(text):
         if m.end() == m.start():
@@ -544,8 +500,6 @@ class SignatureBlockOptions(KindOptions):
 @detector_kind("signature_block", SignatureBlockOptions)
 def detect_signature_block(view: MatchView, message: MessageInput, options: Any, allow: Any) -> list[Hit]:
     """Fire on the trailing block when it holds an affiliation line and separators or a contact line."""
-    if "\n" not in view.text:
-        return NO_HITS
     lines = view.lines
     if len(lines) < 2:
         return NO_HITS
@@ -604,18 +558,11 @@ class PersonalDataOptions(KindOptions):
 def detect_personal_data(view: MatchView, message: MessageInput, options: Any, allow: AllowSets) -> list[Hit]:
     """Fire on each identifier found; the quote is the category label, never the datum.
 
-    The engine has already checked the gate (a digit, "@", 丁目 or 番); the digit-run test that
-    both マイナンバー and phone numbers need is done once here for the two.
+    The engine has already checked the gate (a digit, "@", 丁目 or 番).
     """
     text = view.text
     hits: list[Hit] = []
-    long_run: bool | None = None
     for name, label, finder in options.finders:
-        if name in NEEDS_LONG_DIGIT_RUN:
-            if long_run is None:
-                long_run = has_long_digit_run(text)
-            if not long_run:
-                continue
         for start, end in finder(text, allow):
             hits.append(Hit(start, end, label, name))
     return hits
@@ -630,10 +577,23 @@ class AttachmentTypeOptions(KindOptions):
     extensions: list[str] = Field(default_factory=list)
     label: str = "添付ファイル"
 
+    @field_validator("content_type_prefixes")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return [v.lower() for v in values]
+
     @field_validator("extensions")
     @classmethod
     def _dotted(cls, values: list[str]) -> list[str]:
         return [v.lower() if v.startswith(".") else "." + v.lower() for v in values]
+
+    def prepare(self) -> SimpleNamespace:
+        """Tuples for str.startswith / str.endswith, made once."""
+        return SimpleNamespace(
+            **dict(self),
+            prefixes=tuple(self.content_type_prefixes),
+            suffixes=tuple(self.extensions),
+        )
 
 
 @detector_kind("attachment_type", AttachmentTypeOptions)
@@ -641,12 +601,11 @@ def detect_attachment_type(view: MatchView, message: MessageInput, options: Any,
     """Fire once per matching attachment; the span is empty (attachments have no text offsets)."""
     if not message.attachments:
         return NO_HITS
-    prefixes = tuple(p.lower() for p in options.content_type_prefixes)
-    extensions = tuple(options.extensions)
+    prefixes, suffixes = options.prefixes, options.suffixes
     hits: list[Hit] = []
     for content_type, name in message.attachments:
-        if ((content_type or "").lower().startswith(prefixes) if prefixes else False) or (
-            extensions and (name or "").lower().strip().endswith(extensions)
+        if (prefixes and (content_type or "").lower().startswith(prefixes)) or (
+            suffixes and (name or "").lower().strip().endswith(suffixes)
         ):
             hits.append(Hit(0, 0, label=options.label, category="attachment", view_span=False))
     return hits

@@ -125,13 +125,11 @@ def parse_rule_text(text: str, file: str) -> tuple[list[RuleSpec], list[RuleIssu
         return [], _issues_from_validation(file, data, exc)
     issues: list[RuleIssue] = []
     seen: dict[str, int] = {}
-    raw_rules = data.get("rules") or []
     for index, rule in enumerate(parsed.rules):
         if rule.id in seen:
             line, path = _line_of(data, ("rules", index, "id"))
             issues.append(_issue(file, line, path, "duplicate_id", rule.id))
         seen[rule.id] = index
-    del raw_rules
     return parsed.rules, issues
 
 

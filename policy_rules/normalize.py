@@ -40,7 +40,10 @@ _LAUGH_RE = re.compile(
 )
 
 _LONG_VOWEL_AFTER_KANA_RE = re.compile(r"(?<=[ぁ-ゖ])[ー〜~]+")
-_DIGIT_DASH_RE = re.compile(r"(?<=\d)[\-‐‑‒–—―−ーｰ]+(?=\d)")
+# hyphen-like marks that may separate the digits of a number in the view, as the inside of a
+# regex character class (full-width － is already ASCII - after NFKC)
+DIGIT_DASHES = r"\-‐‑‒–—―−ーｰ"
+_DIGIT_DASH_RE = re.compile(rf"(?<=\d)[{DIGIT_DASHES}]+(?=\d)")
 _SPACE_CHARS = frozenset(" \t\u3000\u00a0\u2002\u2003\u2009\u200b\r\f\v")
 _LINE_BREAKS = frozenset("\n\u2028\u2029")
 _ZERO_WIDTH = frozenset("\u200c\u200d\ufe0e\ufe0f\u20e3")
@@ -81,9 +84,6 @@ def fold_char(ch: str) -> str:
         else:
             folded.append(c)
     return "".join(folded)
-
-
-_COMBINING_VOICED = frozenset("\u3099\u309a\uff9e\uff9f")
 
 
 @dataclass(frozen=True)
@@ -229,13 +229,6 @@ class MatchView:
             self._quotes = quote_spans(self.text)
         return self._quotes
 
-    def in_quote(self, start: int, end: int) -> bool:
-        """True when [start, end) lies inside a quoted passage."""
-        quotes = self._quotes if self._quotes is not None else self.quotes
-        if not quotes:
-            return False
-        return any(qs <= start and end <= qe for qs, qe in quotes)
-
 
 def _masked_spans(text: str) -> list[tuple[int, int, str]]:
     """Spans of the original to set aside, with what replaces them ('' or a line break)."""
@@ -267,7 +260,7 @@ def _masked_spans(text: str) -> list[tuple[int, int, str]]:
 
 
 # Rewrites applied after the per-character fold, in order, identically on both paths.
-_DASH_GATE_RE = re.compile(r"\d[\-‐‑‒–—―−ーｰ]")
+_DASH_GATE_RE = re.compile(rf"\d[{DIGIT_DASHES}]")
 _REWRITES: tuple[tuple[re.Pattern[str], str, re.Pattern[str]], ...] = (
     # (pattern, replacement, cheap gate: the pattern can only match when the gate matches;
     # a regex search is cheaper to call than a Python function)
@@ -282,7 +275,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str, re.Pattern[str]], ...] = (
 _NEEDS_SLOW_PATH_RE = re.compile(r"[<&\u3099\u309a\uff9e\uff9f]")
 _ANY_SPECIAL_RE = re.compile(r"[<&\u3099\u309a\uff9e\uff9fwWｗＷ笑(（]")
 # after the fold, no rewrite can apply to a text without any of these
-_ANY_REWRITE_RE = re.compile(r"[ \nー〜~\-‐‑‒–—―−ｰ]")
+_ANY_REWRITE_RE = re.compile(rf"[ \n〜~{DIGIT_DASHES}]")
 _LAUGH_GATE_RE = re.compile(r"[wWｗＷ笑]")
 _KAOMOJI_GATE_RE = re.compile(r"[(（]")
 
@@ -377,17 +370,6 @@ def _replay_backwards(stages: list[_Stage], index: int) -> int:
     return index
 
 
-class _OddTable(dict[int, str]):
-    """str.translate table keeping only characters whose fold is not exactly one character."""
-
-    def __missing__(self, codepoint: int) -> str:
-        ch = chr(codepoint)
-        kept = "" if len(fold_char(ch)) == 1 else ch
-        self[codepoint] = kept
-        return kept
-
-
-_ODD_TABLE = _OddTable()
 _COMBINING_PAIR_RE = re.compile(r".[\u3099\u309a\uff9e\uff9f]", re.DOTALL)
 
 
@@ -396,27 +378,18 @@ def _append_plain(text: str, start: int, end: int, pieces: list[str], offs: list
     if start >= end:
         return
     segment = text[start:end]
-    pieces.append(segment.translate(_FOLD_TABLE))
-    odd = segment.translate(_ODD_TABLE)
-    if not odd:  # every character folds to exactly one: the offsets are a range
+    pieces.append(segment.translate(_FOLD_TABLE))  # records every odd character of the segment
+    odd = _odd_chars_re().search(segment) if _ODD_CHARS else None
+    if odd is None:  # every character folds to exactly one: the offsets are a range
         offs.extend(range(start, end))
         return
-    positions = sorted(i for c in set(odd) for i in _positions(segment, c))
     previous = 0
-    for p in positions:
+    for m in _odd_chars_re().finditer(segment, odd.start()):
+        p = m.start()
         offs.extend(range(start + previous, start + p))
         offs.extend([start + p] * len(_FOLD_TABLE[ord(segment[p])]))
         previous = p + 1
     offs.extend(range(start + previous, end))
-
-
-def _positions(text: str, char: str) -> list[int]:
-    found = []
-    i = text.find(char)
-    while i >= 0:
-        found.append(i)
-        i = text.find(char, i + 1)
-    return found
 
 
 def _fast_path_offsets(text: str) -> list[int]:
@@ -507,8 +480,3 @@ def fold_pattern(pattern: str) -> str:
             out.append(fold_char(c))
     folded = "".join(out)
     return _LONG_VOWEL_AFTER_KANA_RE.sub("", folded)
-
-
-def nfkc_baseline(text: str) -> str:
-    """NFKC alone: the baseline the benchmark compares the full normaliser against."""
-    return unicodedata.normalize("NFKC", text)

@@ -7,8 +7,9 @@ YAML names its kind and gives that kind's options; the loader validates them aga
 model. Detectors only read: they never send, store or log anything.
 
 For speed, a kind's prepared options may carry ``gates``: compiled regexes that must all match
-the view text for the detector to find anything (its prefilter, words its patterns need). The
-engine runs them before calling the detector, so a gate must never be stricter than the detector.
+the view text for the detector to run (words its patterns need, derived from the patterns, and
+an admin's ``prefilter``). The engine runs them, and only the engine, before calling the
+detector; a derived gate must never be stricter than the detector.
 """
 
 from __future__ import annotations

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy_rules.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +98,19 @@ def test_evaluate_answers_each_line_in_order() -> None:
     assert answers[2]["rules"] == ["transcribe-audio"]
     assert answers[3]["error"] == "bad input"
     assert "承知" not in result.stderr
+
+
+def test_main_leaves_the_callers_streams_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    reconfigured: list[dict[str, Any]] = []
+
+    class Stream(io.StringIO):
+        def reconfigure(self, **options: Any) -> None:
+            reconfigured.append(options)
+
+    out = Stream()
+    monkeypatch.setattr(sys, "stdin", Stream())
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", Stream())
+    assert main(["try", "承知しました", "--type", "personal"]) == 0
+    assert "written-ack" in out.getvalue()
+    assert reconfigured == []  # only `python -m policy_rules` switches its own stdio to UTF-8

@@ -88,6 +88,9 @@ PHONE = [
     ("何かあれば 090-0000-0000 へどうぞ", True),
     ("内線1234までどうぞ", True),
     ("私の携帯は080-0000-0000です。何かあればどうぞ。", True),
+    # a number then いつでも…電話: once dropped by a plain-word prefilter that lacked these words
+    ("027-123-4567、いつでも電話してね", True),
+    ("内線1234、いつでもお電話を", True),
     ("【至急】お電話ください", False),
     ("緊急のため電話で話しましょう", False),
     ("大至急、内線ください", False),
@@ -169,6 +172,26 @@ def test_personal_info_finding_never_quotes_the_datum(default_rules: RuleSet) ->
         assert "0000" not in finding.quote and "@" not in finding.quote
     rendered = default_rules.rule("personal-info").render_nudge(findings[0])
     assert "090" not in "".join(rendered.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id", "hidden"),
+    [
+        ("明日の説明会は中止です。\n観光課 田中\n携帯 090-1234-5678", "formulaic-greeting", "1234"),
+        ("明日の説明会は中止です。\n観光課 田中\nmail tanaka@example.com", "formulaic-greeting", "tanaka"),
+        ("090-1234-5678までどうぞ", "chat-before-phone", "5678"),
+        ("何かあれば ０７０ー１１１１ー２２２２ へどうぞ", "chat-before-phone", "２２２２"),
+        ("027-123-4567、いつでも電話してね", "chat-before-phone", "4567"),
+    ],
+)
+def test_no_quote_carries_a_number_or_address(
+    default_rules: RuleSet, text: str, rule_id: str, hidden: str
+) -> None:
+    [finding] = [f for f in default_rules.evaluate(MessageInput(text)) if f.rule_id == rule_id]
+    assert hidden not in finding.quote and "@" not in finding.quote
+    assert "＊＊＊" in finding.quote
+    assert hidden in text[finding.start : finding.end]  # the span still points at the words
+    assert hidden not in "".join(default_rules.rule(rule_id).render_nudge(finding).values())
 
 
 def test_transcribe_audio(default_rules: RuleSet) -> None:

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy_rules import MessageInput, RuleSet, load_rule_set
-from policy_rules.engine import example_message
+from policy_rules.engine import Rule, example_message
 from policy_rules.kinds import required_literals
+from policy_rules.loader import parse_rule_text
 
 LITERAL_CASES = [
     # (pattern, words one of which every match holds; None: no such set is known)
@@ -57,7 +58,12 @@ def test_required_literals(pattern: str, expected: tuple[str, ...] | None) -> No
 def _without_gates(rules: RuleSet) -> RuleSet:
     """The same rules with every gate removed (what the detectors alone would find)."""
     bare = RuleSet(rules.rules)
-    bare._plans = {t: tuple((*step[:5], None, ()) for step in plan) for t, plan in bare._plans.items()}
+    bare._plans = {
+        conversation_type: tuple(
+            (rule, kind, options, None, ()) for rule, kind, options, _gate, _more in plan
+        )
+        for conversation_type, plan in bare._plans.items()
+    }
     return bare
 
 
@@ -67,6 +73,26 @@ UNGATED = _without_gates(DEFAULT_RULES)
 
 def _key(rules: RuleSet, message: MessageInput) -> list[tuple[str, int, int]]:
     return [(f.rule_id, f.start, f.end) for f in rules.evaluate(message)]
+
+
+def _one_rule(detector: str) -> RuleSet:
+    text = (
+        "rules:\n  - id: gated\n    title_ja: t\n    explanation_ja: e\n    policy_section: p\n"
+        f"    detectors: [{detector}]\n    nudge: {{title: t, body: b, suggestion: s}}\n"
+    )
+    specs, issues = parse_rule_text(text, "inline.yaml")
+    assert not issues, issues
+    return RuleSet([Rule(specs[0], "inline.yaml")])
+
+
+def test_the_ungated_reference_runs_without_gates() -> None:
+    assert all(gate is None and more == () for plan in UNGATED._plans.values() for *_, gate, more in plan)
+    assert sum(map(len, UNGATED._plans.values())) == sum(map(len, DEFAULT_RULES._plans.values()))
+    # a prefilter that never matches: only the gate stops the detector, and only when gated
+    rules = _one_rule("{kind: phrase_set, phrases: [電話ください], prefilter: 決して書かれない語}")
+    message = MessageInput("電話ください")
+    assert rules.evaluate(message) == []
+    assert _key(_without_gates(rules), message) == [("gated", 0, 6)]
 
 
 def test_gates_agree_on_every_rule_example() -> None:
@@ -89,7 +115,11 @@ PIECES = [
     "\n",
     "----",
     "内線1234",
+    "027-123-4567",
     "tel:027-000-0000",
+    "いつでも",
+    "お電話を",
+    "電話してね",
     "電話",
     "ください",
     "で説明します",

@@ -14,6 +14,7 @@ from policy_rules.identifiers import (
     find_my_numbers,
     find_phone_numbers,
     kanji_number_to_int,
+    masked_quote,
     my_number_check_digit_ok,
 )
 from policy_rules.normalize import build_view
@@ -163,3 +164,37 @@ def test_bank_accounts(text: str, fires: bool) -> None:
 )
 def test_emails(text: str, fires: bool) -> None:
     assert found(lambda t: find_emails(t, ALLOW.email_domains), text) is fires
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("観光課 田中\n携帯 090-1234-5678", "観光課 田中\n携帯 ＊＊＊"),
+        ("mail tanaka@example.com まで", "mail ＊＊＊ まで"),
+        ("ｔａｎａｋａ＠ｅｘａｍｐｌｅ．ｊｐ", "＊＊＊"),
+        ("090-1234-5678までどうぞ", "＊＊＊までどうぞ"),
+        ("TEL（０２７）１２３－４５６７", "TEL＊＊＊"),
+        ("携帯 090 1234 5678", "携帯 ＊＊＊"),
+        ("マイナンバー 1234 5678 9018", "マイナンバー ＊＊＊"),
+        ("口座 1234567、職員番号 123456", "口座 ＊＊＊、職員番号 ＊＊＊"),
+        ("a1@b.jp 080-0000-0000", "＊＊＊ ＊＊＊"),
+        ("内線1234までどうぞ", "内線1234までどうぞ"),  # an extension is no personal datum
+        ("12345までどうぞ", "12345までどうぞ"),
+        ("2024年6月11日 10:00", "2024年6月11日 10:00"),
+        ("助成額 3,210,000円", "助成額 3,210,000円"),
+        ("お疲れ様です", "お疲れ様です"),
+        ("@ のあと", "@ のあと"),
+        ("", ""),
+    ],
+)
+def test_masked_quote(text: str, masked: str) -> None:
+    assert masked_quote(text, 0, len(text)) == masked
+
+
+def test_masked_quote_masks_a_datum_cut_by_the_span() -> None:
+    text = "連絡は 090-1234-5678 まで、メールは tanaka@example.com へ"
+    number, mail = text.index("090"), text.index("tanaka")
+    assert masked_quote(text, 0, number + 6) == "連絡は ＊＊＊"  # ends inside the number
+    assert masked_quote(text, number + 5, number + 16) == "＊＊＊ まで"  # starts inside it
+    assert masked_quote(text, mail - 5, mail + 4) == "メールは ＊＊＊"  # only the name part shows
+    assert masked_quote(text, mail + 7, mail + 18) == "＊＊＊"

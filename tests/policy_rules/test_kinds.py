@@ -212,6 +212,24 @@ def test_attachment_type(attachments: tuple, expected: bool) -> None:  # type: i
     assert fires(AUDIO, "添付です", attachments=attachments) is expected
 
 
+def test_attachment_prefixes_are_case_insensitive() -> None:
+    rules = make_rules({"kind": "attachment_type", "content_type_prefixes": ["Audio/"]})
+    assert rules.rule("test-rule").spec.detectors[0].content_type_prefixes == ["audio/"]  # type: ignore[union-attr]
+    assert fires(rules, "添付です", attachments=(("AUDIO/OGG", "x"),))
+    assert fires(rules, "添付です", attachments=(("audio/ogg", "x"),))
+    assert not fires(rules, "添付です", attachments=(("video/mp4", "x"),))
+
+
+@pytest.mark.parametrize("prefilter", ["至急|今すぐ", "(?:至急|今すぐ)(?:で|に)?"])
+def test_a_prefilter_adds_a_condition_to_the_derived_gate(prefilter: str) -> None:
+    rules = make_rules({"kind": "phrase_set", "phrases": ["電話ください"], "prefilter": prefilter})
+    gates = [g.pattern for g in rules.rule("test-rule")._detectors[0][1].gates]
+    assert gates == [prefilter, "電話ください"]  # the gate derived from the phrases stays
+    assert fires(rules, "今すぐ電話ください")
+    assert not fires(rules, "電話ください")  # documented: a prefilter narrows the detector
+    assert not fires(rules, "今すぐ返事ください")
+
+
 def test_scope_by_conversation_type() -> None:
     rules = make_rules({"kind": "phrase_set", "phrases": ["テスト"]}, conversation_types=["personal"])
     assert fires(rules, "テスト", "personal")
