@@ -158,12 +158,15 @@ async def start_endpoint(service: NominationService, actions: ActionRegistry, db
     nudges = NudgeService(
         rules=lambda: rules.current,
         state=db.nudges,
-        claims=db.activity_claims,
         conversations=db.conversations,
         keyer=UserKeyer(b"k" * 32),
     )
     handler = BotService(
-        rules=lambda: rules.current, nudges=nudges, conversations=db.conversations, actions=actions
+        rules=lambda: rules.current,
+        nudges=nudges,
+        conversations=db.conversations,
+        actions=actions,
+        claims=db.activity_claims,  # as the composition wires it
     )
     app = create_app(load_settings(ENVIRONMENT="test"), handler=handler, sender=NullSender())
     runner = web.AppRunner(app, access_log=None)

@@ -23,6 +23,8 @@ from wg.catalogue import load_catalogue
 from wg.departments import load_departments
 from wg.problems import ConfigError
 
+_STATUS_LABELS = {"open": "受付中", "closed": "受付終了"}
+
 
 def _database_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -43,7 +45,7 @@ async def _export(args: argparse.Namespace) -> int:
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(export.data)
     tmp.replace(out)  # a reader never sees half a file
-    print(f"{out}: {len(export.data)} bytes ({args.format})")
+    print(f"{out} に書き出しました（{args.format.upper()}、{len(export.data):,} バイト）")
     return 0
 
 
@@ -65,10 +67,10 @@ async def _import_departments(args: argparse.Namespace) -> int:
             await repo.upsert_departments([*incoming, *retired])
     added = sum(1 for d in incoming if d.code not in existing)
     without_contacts = sum(1 for d in incoming if not d.contacts)
-    verb = "would import" if args.dry_run else "imported"
+    result = "を確認しました（--dry-run のため保存していません）" if args.dry_run else "を取り込みました"
     print(
-        f"{verb} {len(incoming)} departments ({added} new, {len(incoming) - added} updated, "
-        f"{len(retired)} deactivated, {without_contacts} without contacts)"
+        f"所属 {len(incoming)} 件{result}：新規 {added} 件、更新 {len(incoming) - added} 件、"
+        f"無効化 {len(retired)} 件、担当者未登録 {without_contacts} 件"
     )
     return 0
 
@@ -77,29 +79,30 @@ async def _campaigns(_args: argparse.Namespace) -> int:
     async with Database.connect(_database_url()) as db:
         await db.migrate()
         for campaign in await db.nominations.list_campaigns():
-            print(
-                f"{campaign.id}\t{campaign.fiscal_year}\t{campaign.status}\t{campaign.deadline.isoformat()}"
-            )
+            status = _STATUS_LABELS.get(campaign.status, campaign.status)
+            print(f"{campaign.id}\t{campaign.fiscal_year}\t{status}\t{campaign.deadline.isoformat()}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line's arguments."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.nominations", description="WG nominations (DATABASE_URL)"
+        prog="python -m bot.nominations", description="WG 選出の管理（データベースは DATABASE_URL）"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    export = sub.add_parser("export", help="export a campaign's nominations as CSV (UTF-8 BOM) or XLSX")
-    export.add_argument("--campaign", required=True, help="campaign id, e.g. fy2026")
-    export.add_argument("--format", choices=("csv", "xlsx"), required=True)
-    export.add_argument("--out", required=True, help="output file")
-    export.add_argument("--catalogue", default=None, help="catalogue YAML (default: the shipped one)")
+    export = sub.add_parser(
+        "export", help="キャンペーンの推薦・応募一覧を CSV（UTF-8 BOM 付き）または XLSX で書き出す"
+    )
+    export.add_argument("--campaign", required=True, help="キャンペーン ID（例 fy2026）")
+    export.add_argument("--format", choices=("csv", "xlsx"), required=True, help="ファイル形式")
+    export.add_argument("--out", required=True, help="書き出すファイル")
+    export.add_argument("--catalogue", default=None, help="WG カタログの YAML（省略時は同梱のもの）")
     export.set_defaults(run=_export)
-    departments = sub.add_parser("import-departments", help="import the department directory from CSV")
-    departments.add_argument("file", help="CSV with header code,name,contacts (contacts separated by ;)")
-    departments.add_argument("--dry-run", action="store_true", help="check and count, store nothing")
+    departments = sub.add_parser("import-departments", help="所属名簿を CSV から取り込む")
+    departments.add_argument("file", help="見出し行 code,name,contacts の CSV（担当者は ; 区切り）")
+    departments.add_argument("--dry-run", action="store_true", help="確認して件数を表示するだけで保存しない")
     departments.set_defaults(run=_import_departments)
-    campaigns = sub.add_parser("campaigns", help="list campaigns")
+    campaigns = sub.add_parser("campaigns", help="キャンペーンの一覧")
     campaigns.set_defaults(run=_campaigns)
     return parser
 

@@ -26,10 +26,10 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from bot.domain import CardAction, ConversationRef, Delivery, IncomingMessage, InvokeResult, Outgoing, Person
 from bot.ports import SendResult
@@ -73,7 +73,6 @@ log = logging.getLogger(__name__)
 ExportFormat = Literal["csv", "xlsx"]
 CommandHandler = Callable[[IncomingMessage, Command], Awaitable[Sequence[Outgoing]]]
 FORM_NONCE = "form"  # the key of the per-rendering nonce in a form's submit data
-REMINDER_JOB = "wg.reminders"
 START_JOB = "wg.campaign.start"
 
 # -- messages (Japanese, in one place) -----------------------------------------------------------
@@ -201,14 +200,14 @@ def nomination_from(submissions: Sequence[Submission], campaign_id: str, departm
 
 
 def application_from(stored: StoredApplication) -> OpenApplication:
-    """A stored application as the domain's OpenApplication (the repository keeps no 職名)."""
+    """A stored application as the domain's OpenApplication."""
     return OpenApplication(
         campaign_id=stored.campaign_id,
         wg_id=stored.wg_id,
         applicant_aad_id=stored.applicant_aad_id,
         name=stored.applicant_name,
         department_code=stored.department_code or "",
-        position="",
+        position=stored.position,
         themes=stored.themes,
         motivation=stored.motivation,
         supervisor_agreed=stored.supervisor_agreed,
@@ -286,10 +285,44 @@ def _stamp_form(form: dict[str, Any], submit_verb: str) -> dict[str, Any]:
     return form
 
 
-def _idempotency_key(action: CardAction, scope: str) -> str:
+def _action_fingerprint(action: CardAction) -> str:
+    """The form rendering (its nonce, else the invoke's activity id) and a hash of the submitted data."""
     nonce = action.data.get(FORM_NONCE)
     origin = nonce if isinstance(nonce, str) and 0 < len(nonce) <= 64 else f"a:{action.activity_id}"
-    return f"{scope}:{origin}:{_data_hash(action.data)}"[:400]
+    return f"{origin}:{_data_hash(action.data)}"
+
+
+def _idempotency_key(scope: str, fingerprint: str) -> str:
+    return f"{scope}:{fingerprint}"[:400]
+
+
+KeyT = TypeVar("KeyT", bound=Hashable)
+ResultT = TypeVar("ResultT")
+
+
+class SingleFlight(Generic[KeyT, ResultT]):
+    """Runs one piece of work per key at a time; callers arriving meanwhile share its outcome."""
+
+    def __init__(self) -> None:
+        self._pending: dict[KeyT, asyncio.Future[ResultT]] = {}
+
+    async def run(self, key: KeyT, work: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        """``await work()``, unless the same key is already under way: then wait for that one."""
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            outcome = await work()
+            future.set_result(outcome)
+            return outcome
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters get it, the loop does not log it
+            raise
+        finally:
+            del self._pending[key]
 
 
 def _text_field(data: Mapping[str, Any], key: str) -> str:
@@ -337,10 +370,15 @@ class NominationService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._link_signer: Callable[[str, str, str], str] | None = None
         self._campaigns: dict[str, tuple[float, StoredCampaign | None]] = {}
-        # campaign id -> (loaded at, (wg, aad id) -> department code, in-flight load)
+        # campaign id -> (loaded at, (wg, aad id) -> department code); one load at a time
         self._nominee_index: dict[str, tuple[float, dict[tuple[str, str], str]]] = {}
-        self._index_loads: dict[str, asyncio.Future[dict[tuple[str, str], str]]] = {}
-        self._inflight: dict[str, asyncio.Future[ActionOutcome]] = {}
+        self._index_loads: SingleFlight[str, dict[tuple[str, str], str]] = SingleFlight()
+        # Concurrent duplicates of one submit in this replica (double click, Teams retry) run
+        # once: the storage's idempotency keys make duplicates harmless across replicas, this
+        # only saves the second write transaction when both copies reach the same process.
+        self._submits: SingleFlight[str, ActionOutcome] = SingleFlight()
+        # (campaign id, slot) whose reminders this replica has fully run: not looked at again
+        self._reminded: set[tuple[str, str]] = set()
 
     def enable_export_links(self, signer: Callable[[str, str, str], str]) -> None:
         """Let エクスポート answer with download links; ``signer(campaign_id, fmt, admin_id)`` gives a token."""
@@ -420,29 +458,20 @@ class NominationService:
 
     async def _nominees_by_wg(self, campaign_id: str) -> dict[tuple[str, str], str]:
         """(WG, nominee's Entra id) -> department code over active submissions; one load at a time."""
-        loop = asyncio.get_running_loop()
         cached = self._nominee_index.get(campaign_id)
-        if cached is not None and loop.time() - cached[0] <= self.config.nominee_index_seconds:
+        loop_now = asyncio.get_running_loop().time()
+        if cached is not None and loop_now - cached[0] <= self.config.nominee_index_seconds:
             return cached[1]
-        pending = self._index_loads.get(campaign_id)
-        if pending is not None:  # a load is under way: share it instead of reading again
-            return await asyncio.shield(pending)
-        future: asyncio.Future[dict[tuple[str, str], str]] = loop.create_future()
-        self._index_loads[campaign_id] = future
-        try:
-            index: dict[tuple[str, str], str] = {}
-            for submission in await self._repo.list_submissions(campaign_id):
-                for nominee in submission.nominees:
-                    index[(submission.wg_id, nominee.aad_id.lower())] = submission.department_code
-            self._nominee_index[campaign_id] = (loop.time(), index)
-            future.set_result(index)
-            return index
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: the waiters get it, the loop does not log it
-            raise
-        finally:
-            del self._index_loads[campaign_id]
+        # a load under way is shared instead of reading again
+        return await self._index_loads.run(campaign_id, lambda: self._load_nominee_index(campaign_id))
+
+    async def _load_nominee_index(self, campaign_id: str) -> dict[tuple[str, str], str]:
+        index: dict[tuple[str, str], str] = {}
+        for submission in await self._repo.list_submissions(campaign_id):
+            for nominee in submission.nominees:
+                index[(submission.wg_id, nominee.aad_id.lower())] = submission.department_code
+        self._nominee_index[campaign_id] = (asyncio.get_running_loop().time(), index)
+        return index
 
     def _note_nominees(self, campaign_id: str, department_code: str, nomination: Nomination | None) -> None:
         """Keep this replica's index current with its own writes (others catch up within a second)."""
@@ -462,9 +491,6 @@ class NominationService:
     def is_admin(self, aad_id: str | None) -> bool:
         """Whether this Entra id belongs to a WG admin."""
         return bool(aad_id) and self._is_admin(aad_id)
-
-    def _admin(self, aad_id: str | None) -> bool:
-        return self.is_admin(aad_id)
 
     async def _current_campaign(self, *, open_only: bool) -> StoredCampaign | None:
         campaigns = await self._repo.list_campaigns("open" if open_only else None)
@@ -540,7 +566,7 @@ class NominationService:
 
     def _admin_command(self, handler: CommandHandler) -> CommandHandler:
         async def guarded(message: IncomingMessage, command: Command) -> Sequence[Outgoing]:
-            if not self._admin(message.sender.aad_object_id):
+            if not self.is_admin(message.sender.aad_object_id):
                 log.info("admin command %s refused for a non-admin", command.name)
                 return self._answer(message, notice_card("ご利用いただけません", MSG_ADMIN_ONLY))
             if message.conversation.kind != "personal":
@@ -690,12 +716,9 @@ class NominationService:
         if stored is None:
             return None
         campaign = domain_campaign(stored)
-        submitted: dict[str, set[str]] = {}
-        for submission in await self._repo.list_submissions(campaign_id):
-            submitted.setdefault(submission.wg_id, set()).add(submission.department_code)
-        counts: dict[str, int] = {}
-        for application in await self._repo.list_applications(campaign_id):
-            counts[application.wg_id] = counts.get(application.wg_id, 0) + 1
+        progress = await self._repo.status(campaign_id)
+        submitted = {wg.wg_id: set(wg.submitted) for wg in progress}
+        counts = {wg.wg_id: wg.applications for wg in progress}
         status = campaign_status(
             campaign, self._catalogue, await self.directory(), submitted, counts, now=self._now()
         )
@@ -767,7 +790,9 @@ class NominationService:
             return self._answer(
                 message, notice_card("エクスポート", MSG_EXPORT_UNAVAILABLE.format(campaign=stored.id))
             )
-        rows = await self._repo.export_rows(stored.id)
+        # what the file will hold: every active nominee and application
+        people = sum(len(s.nominees) for s in await self._repo.list_submissions(stored.id))
+        people += len(await self._repo.list_applications(stored.id))
         by = message.sender.aad_object_id or ""
         base = self.config.export_base_url.rstrip("/")
         links = [
@@ -777,7 +802,7 @@ class NominationService:
         minutes = self.config.export_link_seconds // 60
         answer = notice_card(
             "推薦一覧のエクスポート",
-            f"{domain_campaign(stored).title}（{stored.id}）：{len(rows)} 名分。"
+            f"{domain_campaign(stored).title}（{stored.id}）：{people} 名分。"
             f"リンクは {minutes} 分間、1 回だけ使えます。",
             links,
         )
@@ -808,7 +833,7 @@ class NominationService:
         aad = action.sender.aad_object_id
         if not aad:
             return InvokeResult(card=notice_card("確認できませんでした", MSG_NO_IDENTITY))
-        if aad.lower() not in {c.lower() for c in department.contacts} and not self._admin(aad):
+        if aad.lower() not in {c.lower() for c in department.contacts} and not self.is_admin(aad):
             log.info("a non-contact tried to act for department %s", department.code)
             return InvokeResult(card=notice_card("ご利用いただけません", MSG_NOT_CONTACT))
         return stored, department
@@ -856,34 +881,13 @@ class NominationService:
         """The receipt's 変更する: the form again, prefilled."""
         return await self.nomination_open(action)
 
-    async def _single_flight(self, key: str, work: Callable[[], Awaitable[ActionOutcome]]) -> ActionOutcome:
-        """Run ``work`` once for concurrent duplicates in this replica (double click, Teams retry).
-
-        The storage's idempotency keys make duplicates harmless across replicas; this only saves
-        the second write transaction when both copies reach the same process together.
-        """
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ActionOutcome] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            outcome = await work()
-            future.set_result(outcome)
-            return outcome
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: the waiters get it, the loop does not log it
-            raise
-        finally:
-            del self._inflight[key]
-
     async def nomination_submit(self, action: CardAction) -> ActionOutcome:
         """Validate and store a department's form; errors come back on the same form."""
-        key = f"{action.sender.aad_object_id}:{_idempotency_key(action, action.verb)}"
-        return await self._single_flight(key, lambda: self._nomination_submit(action))
+        fingerprint = _action_fingerprint(action)
+        key = f"{action.sender.aad_object_id}:{_idempotency_key(action.verb, fingerprint)}"
+        return await self._submits.run(key, lambda: self._nomination_submit(action, fingerprint))
 
-    async def _nomination_submit(self, action: CardAction) -> ActionOutcome:
+    async def _nomination_submit(self, action: CardAction, fingerprint: str) -> ActionOutcome:
         context = await self._department_context(action)
         if isinstance(context, InvokeResult):
             return context, ()
@@ -905,7 +909,7 @@ class NominationService:
         if duplicates:
             values = {k: v for k, v in action.data.items() if isinstance(v, str) and k != "verb"}
             return InvokeResult(card=self._form(campaign, department, None, duplicates, values)), ()
-        key = _idempotency_key(action, f"nom:{stored.id}:{department.code}")
+        key = _idempotency_key(f"nom:{stored.id}:{department.code}", fingerprint)
         # The whole form in one transaction (one job for SQLite's group-committing writer):
         # either every WG is stored, or none is.
         try:
@@ -963,10 +967,10 @@ class NominationService:
         if not active:
             return InvokeResult(card=withdrawn_card("推薦")), ()
         try:
-            for submission in active:
-                await self._repo.withdraw(
-                    submission.id, by=action.sender.aad_object_id or "", now=self._now()
-                )
+            # one transaction: every WG is withdrawn, or (closed meanwhile) none is
+            await self._repo.withdraw_many(
+                [s.id for s in active], by=action.sender.aad_object_id or "", now=self._now()
+            )
         except CampaignClosed:
             campaign = domain_campaign(stored)
             receipt = submission_receipt_card(
@@ -1068,10 +1072,11 @@ class NominationService:
 
     async def application_submit(self, action: CardAction) -> ActionOutcome:
         """Validate and store an open application; errors come back on the same form."""
-        key = f"{action.sender.aad_object_id}:{_idempotency_key(action, action.verb)}"
-        return await self._single_flight(key, lambda: self._application_submit(action))
+        fingerprint = _action_fingerprint(action)
+        key = f"{action.sender.aad_object_id}:{_idempotency_key(action.verb, fingerprint)}"
+        return await self._submits.run(key, lambda: self._application_submit(action, fingerprint))
 
-    async def _application_submit(self, action: CardAction) -> ActionOutcome:
+    async def _application_submit(self, action: CardAction, fingerprint: str) -> ActionOutcome:
         context = await self._application_context(action)
         if isinstance(context, InvokeResult):
             return context, ()
@@ -1102,7 +1107,8 @@ class NominationService:
                 motivation=parsed.motivation,
                 supervisor_agreed=parsed.supervisor_agreed,
                 department_code=parsed.department_code,
-                idempotency_key=_idempotency_key(action, f"app:{stored.id}:{aad}"),
+                position=parsed.position,
+                idempotency_key=_idempotency_key(f"app:{stored.id}:{aad}", fingerprint),
                 now=now,
             )
         except CampaignClosed:
@@ -1133,7 +1139,7 @@ class NominationService:
 
     async def status_refresh(self, action: CardAction) -> ActionOutcome:
         """Admins get the fresh status card; anyone else a short read-only notice."""
-        if not self._admin(action.sender.aad_object_id):
+        if not self.is_admin(action.sender.aad_object_id):
             return InvokeResult(
                 card=notice_card("提出状況", "提出状況は事務局（管理者）だけが確認できます。")
             ), ()
@@ -1155,7 +1161,11 @@ class NominationService:
                 await asyncio.wait_for(stop_event.wait(), timeout=self.config.reminder_interval_seconds)
 
     async def send_due_reminders(self) -> int:
-        """For each open campaign's latest due slot, remind the departments still missing; count them."""
+        """For each open campaign's latest due slot, remind the departments still missing; count them.
+
+        A slot this replica has already run costs nothing more than the campaign list: the
+        departments missing at the slot were claimed (by this replica or another) and reminded.
+        """
         now = self._now()
         reminded = 0
         for stored in await self._repo.list_campaigns("open"):
@@ -1172,13 +1182,14 @@ class NominationService:
         self, campaign_id: str, *, slot: str | None = None, origin: ConversationRef | None = None
     ) -> int:
         """Remind every department still missing a WG, once per (department, slot); count departments."""
+        slot = slot or f"manual:{self._now().isoformat(timespec='minutes')}"
+        if (campaign_id, slot) in self._reminded:
+            return 0
         stored = await self._repo.get_campaign(campaign_id)
         if stored is None or stored.status != "open":
             return 0
         campaign = domain_campaign(stored)
-        slot = slot or f"manual:{self._now().isoformat(timespec='minutes')}"
         directory = await self.directory()
-        origin = origin or await self._origin_ref()
         missing: dict[str, list[str]] = {}
         for wg_status in await self._repo.status(campaign_id):
             wg = self._catalogue.get(wg_status.wg_id)
@@ -1186,15 +1197,20 @@ class NominationService:
                 continue
             for code in wg_status.missing:
                 missing.setdefault(code, []).append(wg.id)
+        reachable = {
+            code: (department, wg_ids)
+            for code, wg_ids in missing.items()
+            if (department := directory.get(code)) is not None and department.contacts
+        }
+        origin = origin or await self._origin_ref()
+        if reachable and origin is None:
+            log.warning("no conversation to take the tenant from; reminders not sent")
+            return 0  # nothing claimed: tried again at the next round
+        # One transaction for all of them; only the departments this call claimed are reminded.
+        claimed = await self._repo.claim_reminders(campaign_id, list(reachable), slot)
         reminded = 0
-        for code, wg_ids in missing.items():
-            department = directory.get(code)
-            if department is None or not department.contacts:
-                continue
-            if origin is None:
-                log.warning("no conversation to take the tenant from; reminders not sent")
-                break
-            if not await self._repo.claim_reminder(campaign_id, code, slot):
+        for code, (department, wg_ids) in reachable.items():
+            if code not in claimed:
                 continue
             wgs = [wg for wg in self._catalogue if wg.id in wg_ids]
             reminded += 1
@@ -1202,6 +1218,7 @@ class NominationService:
                 outgoing = self._personal(contact, reminder_card(campaign, department, wgs), origin)
                 if outgoing is not None and not self._sender.enqueue(outgoing):
                     await self._sender.send(outgoing)  # queue full: wait for room rather than lose it
+        self._reminded.add((campaign_id, slot))
         log.info("campaign %s slot %s: reminded %d departments", campaign_id, slot, reminded)
         return reminded
 
@@ -1219,4 +1236,6 @@ async def export_campaign(
     stem = f"WG推薦一覧_{stored.id}"
     if fmt == "csv":
         return ExportFile(f"{stem}.csv", MEDIA_TYPES["csv"], to_csv_bytes(rows))
-    return ExportFile(f"{stem}.xlsx", MEDIA_TYPES["xlsx"], to_xlsx_bytes(rows, catalogue))
+    # openpyxl takes a while for a big campaign: not on the event loop
+    data = await asyncio.to_thread(to_xlsx_bytes, rows, catalogue)
+    return ExportFile(f"{stem}.xlsx", MEDIA_TYPES["xlsx"], data)

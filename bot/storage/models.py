@@ -237,6 +237,7 @@ applications = sa.Table(
     sa.Column("applicant_aad_id", ID, nullable=False),
     sa.Column("applicant_name", sa.String(200), nullable=False),
     sa.Column("department_code", ID, nullable=True),
+    sa.Column("position", sa.String(200), nullable=True),  # 職名; NULL in rows from before 0002
     sa.Column("wg_id", ID, nullable=False),
     sa.Column("themes", sa.JSON(), nullable=False),
     sa.Column("motivation", sa.Text(), nullable=False),

@@ -144,6 +144,7 @@ class Application:
     version: int
     created_at: datetime
     updated_at: datetime
+    position: str = ""  # 職名 ("" for applications stored before it was kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,26 +170,6 @@ class WgStatus:
     submitted: tuple[str, ...]  # department codes
     missing: tuple[str, ...]
     applications: int  # active open applications for this WG
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRow:
-    """One nominee or applicant, flattened for CSV / XLSX."""
-
-    wg_id: str
-    source: Literal["department", "application"]
-    department_code: str
-    department_name: str
-    name: str
-    aad_id: str
-    position: str
-    continuing: bool | None
-    note: str
-    themes: tuple[str, ...]
-    motivation: str
-    supervisor_agreed: bool | None
-    submitted_by: str
-    updated_at: datetime
 
 
 # -- repositories -----------------------------------------------------------------------------
@@ -495,8 +476,13 @@ class Nominations(Protocol):
         """Withdraw a submission until the deadline (audited; idempotent)."""
         ...
 
-    async def get_submission(self, submission_id: str) -> Submission | None:
-        """One submission, or None."""
+    async def withdraw_many(
+        self, submission_ids: Sequence[str], *, by: str, now: datetime | None = None
+    ) -> list[Submission]:
+        """Withdraw several submissions in one transaction, as ``withdraw`` does each: all or none.
+
+        Returns them in the given order; ``CampaignClosed`` or ``NotFound`` leaves every one as it was.
+        """
         ...
 
     async def find_submission(self, campaign_id: str, department_code: str, wg_id: str) -> Submission | None:
@@ -520,6 +506,7 @@ class Nominations(Protocol):
         motivation: str,
         supervisor_agreed: bool,
         department_code: str | None = None,
+        position: str = "",
         idempotency_key: str,
         now: datetime | None = None,
     ) -> tuple[Application, bool]:
@@ -550,10 +537,7 @@ class Nominations(Protocol):
         """Per WG of the campaign: departments that submitted and those still missing."""
         ...
 
-    async def claim_reminder(self, campaign_id: str, department_code: str, slot: str) -> bool:
-        """True only for the first claimer of this reminder (never sent twice)."""
-        ...
-
-    async def export_rows(self, campaign_id: str) -> list[ExportRow]:
-        """Active nominees and applications, ordered by WG, department, name."""
+    async def claim_reminders(self, campaign_id: str, department_codes: Iterable[str], slot: str) -> set[str]:
+        """Claim a slot's reminder for several departments in one transaction; the codes this
+        call claimed first (each reminder is claimed once, across replicas: never sent twice)."""
         ...

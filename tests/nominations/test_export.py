@@ -113,6 +113,33 @@ def test_links_expire() -> None:
         LinkSigner("short")
 
 
+@pytest.mark.parametrize("token", ["v1.abc.é", "é.x", "v1.e30.トークン", "v1." + "[" * 900 + ".x"])
+def test_odd_tokens_are_refused(token: str) -> None:
+    with pytest.raises(BadLink):
+        LinkSigner(SECRET).verify(token)
+
+
+def test_a_value_signed_for_something_else_is_not_a_link() -> None:
+    from bot.signing import Signer
+
+    other = Signer(SECRET.encode()).sign(
+        "dashboard_session", {"c": "fy2026", "f": "csv", "a": ADMIN, "n": "x"}, 600
+    )
+    with pytest.raises(BadLink, match="bad signature"):
+        LinkSigner(SECRET).verify(other)
+
+
+@pytest.mark.parametrize(("lifetime_s", "shown"), [(120, "有効期限（2分）"), (90, "有効期限（90秒）")])
+async def test_a_refused_link_names_the_real_lifetime(harness: Harness, lifetime_s: int, shown: str) -> None:
+    app = web.Application()
+    setup_export_routes(app, harness.service, SECRET, job_runs=harness.db.job_runs, lifetime_s=lifetime_s)
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        for token in ("garbage", "v1.abc.%C3%A9", "%C3%A9.x"):
+            async with session.get(str(server.make_url("/exports/")) + token) as response:
+                assert response.status == 404, token
+                assert shown in await response.text()
+
+
 @ON_BOTH_DATABASES
 async def test_command_line_import_and_export(
     harness: Harness,
@@ -133,6 +160,7 @@ async def test_command_line_import_and_export(
         == 0
     )
     assert "秘書課" in out.read_bytes().decode("utf-8-sig")
+    assert f"{out} に書き出しました（CSV、" in capsys.readouterr().out
     xlsx = tmp_path / "推薦.xlsx"
     assert (
         await asyncio.to_thread(
@@ -152,8 +180,12 @@ async def test_command_line_import_and_export(
         "\ufeffcode,name,contacts\nD001,行政管理課,cccccccc-0000-4000-8000-000000000001\nD900,新設課,\n",
         encoding="utf-8",
     )
+    assert await asyncio.to_thread(cli, ["import-departments", str(directory), "--dry-run"]) == 0
+    assert "所属 2 件を確認しました（--dry-run" in capsys.readouterr().out
+    assert await h.db.nominations.get_department("D900") is None  # a dry run stores nothing
     assert await asyncio.to_thread(cli, ["import-departments", str(directory)]) == 0
-    assert "2 departments (1 new, 1 updated" in capsys.readouterr().out
+    # (the summary was English, "2 departments (1 new, 1 updated, ..."; same counts, in Japanese)
+    assert "所属 2 件を取り込みました：新規 1 件、更新 1 件" in capsys.readouterr().out
     active = await h.db.nominations.list_departments()
     assert [d.code for d in active] == ["D001", "D900"]
     retired = await h.db.nominations.get_department("D028")

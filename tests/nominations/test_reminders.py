@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
 
 from bot.domain import Delivery
 from bot.storage import Database
+from bot.storage.models import reminder_claims
 from cards import verbs
 from tests.nominations.conftest import (
     DIRECTORY,
@@ -129,3 +136,47 @@ async def test_the_background_loop_sends_and_stops(harness: Harness) -> None:
     await asyncio.wait_for(task, timeout=2)
     assert set(reminded(h.sender).values()) == {1}
     assert len(reminded(h.sender)) == sum(len(d.contacts) for d in DIRECTORY)
+
+
+@contextlib.contextmanager
+def statements_sent() -> Iterator[list[str]]:
+    """The SQL statements every engine sends to its database meanwhile (any thread)."""
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        with lock:
+            seen.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+
+
+@ON_BOTH_DATABASES
+async def test_a_slot_already_run_costs_no_claims_and_no_status_read(harness: Harness) -> None:
+    h = harness
+    await h.say("キャンペーン開始 2026 2026-05-15")
+    await submit_all(h, "D028")
+    h.clock.now = FIRST_SLOT + timedelta(minutes=1)
+    with statements_sent() as first:
+        assert await h.service.send_due_reminders() == len(DIRECTORY) - 1
+    # every department's claim in one statement (one write transaction), not one each
+    assert len([s for s in first if "reminder_claims" in s]) == 1
+    assert any("submissions" in s for s in first)  # who is missing: read once for the slot
+
+    for minutes in (2, 3, 60):  # the following rounds until the next slot
+        h.clock.now = FIRST_SLOT + timedelta(minutes=minutes)
+        with statements_sent() as later:
+            assert await h.service.send_due_reminders() == 0
+        assert [s for s in later if "reminder_claims" in s or "submissions" in s] == []
+    claims = await h.db.read(
+        lambda conn: conn.execute(sa.select(sa.func.count()).select_from(reminder_claims))
+    )
+    assert claims.scalar_one() == len(DIRECTORY) - 1
+
+    # the next slot is a new round
+    h.clock.now = SECOND_SLOT + timedelta(minutes=1)
+    assert await h.service.send_due_reminders() == len(DIRECTORY) - 1

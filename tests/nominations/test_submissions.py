@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -304,6 +306,40 @@ async def test_application_valid_invalid_twice_and_withdrawn(harness: Harness) -
     assert await h.db.nominations.list_applications(campaign_id) == []
     trail = await h.db.nominations.audit_trail(campaign_id, stored.id)
     assert [e.action for e in trail] == ["submit", "withdraw"]
+
+
+@ON_BOTH_DATABASES
+async def test_an_applicants_position_is_stored_exported_shown_and_prefilled(harness: Harness) -> None:
+    h = harness
+    campaign_id = await open_campaign(h)
+    wg = {"campaign_id": campaign_id, "wg_id": "mirise"}
+    opened, _ = await h.click(verbs.APPLICATION_OPEN, wg, sender=STAFF)
+    assert opened.card is not None
+    await h.click(
+        verbs.APPLICATION_SUBMIT, first_submit_data(opened.card) | valid_application(), sender=STAFF
+    )
+    [stored] = await h.db.nominations.list_applications(campaign_id)
+    assert stored.position == "主事"
+
+    export = await h.service.export_file(campaign_id, "csv")
+    [applicant] = [
+        row for row in csv.DictReader(io.StringIO(export.data.decode("utf-8-sig"))) if row["区分"] == "公募"
+    ]
+    assert applicant["職名"] == "主事"
+
+    receipt, _ = await h.click(verbs.APPLICATION_OPEN, wg, sender=STAFF)  # drawn from storage
+    assert "職名:主事" in card_text(receipt.card)
+    form, _ = await h.click(verbs.APPLICATION_EDIT, wg, sender=STAFF)
+    assert form.card is not None
+    prefilled = {key: node.get("value", "") for key, node in inputs(form.card).items()}
+    assert prefilled["position"] == "主事"
+    # 変更する then 送信 without touching anything: accepted, nothing lost
+    resubmitted, _ = await h.click(
+        verbs.APPLICATION_SUBMIT, first_submit_data(form.card) | prefilled, sender=STAFF
+    )
+    assert "応募を受け付けました" in card_text(resubmitted.card)
+    [again] = await h.db.nominations.list_applications(campaign_id)
+    assert (again.version, again.position, again.motivation) == (2, "主事", stored.motivation)
 
 
 async def test_application_to_a_non_open_wg_is_refused(harness: Harness) -> None:

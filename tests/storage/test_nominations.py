@@ -1,17 +1,23 @@
 """WG nominations: departments, campaigns, idempotent submissions, audit trail, status,
-reminder claims and export rows."""
+reminder claims, what the export reads, and the migration that added the applicant's 職名."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from bot.storage import Application, CampaignClosed, Database, Department, Nominee, NotFound, WgStatus
-from bot.storage.models import submissions, submit_actions
+from bot.storage.migrate import alembic_config, upgrade_on_connection
+from bot.storage.models import applications, metadata, reminder_claims, submissions, submit_actions
+from tests.storage.conftest import PostgresDatabases
 
 ADMIN = "aad-admin"
 CONTACT = "aad-contact-somu"
@@ -314,6 +320,7 @@ async def apply(
         "aad-hanako",
         applicant_name="前橋 花子",
         department_code="somu",
+        position="主事",
         wg_id="miraiz-wg",
         themes=["ABW", "窓口"],
         motivation=motivation,
@@ -370,19 +377,47 @@ async def test_status_lists_who_submitted_and_who_has_not(db: Database) -> None:
 
 
 async def test_a_reminder_is_claimed_once_across_replicas(db: Database, replica: Database) -> None:
+    # (was one claim_reminder call per department; the claims are now one call per slot)
     campaign_id = await seed(db)
     results = await asyncio.gather(
         *(
-            (db if i % 2 else replica).nominations.claim_reminder(campaign_id, "zaisei", "2026-04-23T00:00Z")
+            (db if i % 2 else replica).nominations.claim_reminders(
+                campaign_id, ["zaisei"], "2026-04-23T00:00Z"
+            )
             for i in range(16)
         )
     )
-    assert results.count(True) == 1
-    assert await db.nominations.claim_reminder(campaign_id, "zaisei", "2026-04-29T00:00Z") is True
-    assert await db.nominations.claim_reminder(campaign_id, "somu", "2026-04-23T00:00Z") is True
+    assert [claimed for claimed in results if claimed] == [{"zaisei"}]
+    assert await db.nominations.claim_reminders(campaign_id, ["zaisei"], "2026-04-29T00:00Z") == {"zaisei"}
+    assert await db.nominations.claim_reminders(
+        campaign_id, ["somu", "zaisei", "somu"], "2026-04-23T00:00Z"
+    ) == {"somu"}
+    assert await db.nominations.claim_reminders(campaign_id, [], "2026-04-23T00:00Z") == set()
 
 
-async def test_export_rows_flatten_nominees_and_applications(db: Database) -> None:
+async def test_overlapping_reminder_batches_on_two_replicas_claim_each_department_once(
+    db: Database, replica: Database
+) -> None:
+    campaign_id = await seed(db)
+    codes = [f"d{i:03d}" for i in range(120)]
+    batches = [codes[i * 10 :] + codes[: i * 10] for i in range(12)]  # every order a replica might see
+    for batch in batches[::2]:
+        batch.reverse()
+    results = await asyncio.gather(
+        *(
+            (db if i % 2 else replica).nominations.claim_reminders(campaign_id, batch, "slot-1")
+            for i, batch in enumerate(batches)
+        )
+    )
+    claimed = [code for result in results for code in result]
+    assert sorted(claimed) == codes  # each exactly once, and no deadlock between the batches
+    stored = await db.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(reminder_claims)))
+    assert stored.scalar_one() == len(codes)
+
+
+async def test_the_export_reads_the_active_nominees_and_applications(db: Database) -> None:
+    # Was a test of Nominations.export_rows, a second copy of wg.export.export_rows; the export
+    # now reads list_submissions / list_applications, so this checks they give it what it needs.
     campaign_id = await seed(db)
     await db.nominations.submit(
         campaign_id, "zaisei", "dx-wg", [BOB], by="aad-zaisei", idempotency_key="1", now=DURING
@@ -395,19 +430,82 @@ async def test_export_rows_flatten_nominees_and_applications(db: Database) -> No
     )
     await db.nominations.withdraw(gone.id, by=CONTACT, now=DURING)
     await apply(db, campaign_id, "app")
-    rows = await db.nominations.export_rows(campaign_id)
-    assert [(r.wg_id, r.source, r.department_name, r.name, r.position, r.continuing) for r in rows] == [
-        ("dx-wg", "department", "総務課", "前橋 花子", "主事", True),
-        ("dx-wg", "department", "総務課", "赤城 太郎", "主任", False),
-        ("dx-wg", "department", "財政課", "赤城 太郎", "主任", False),
-        ("miraiz-wg", "application", "総務課", "前橋 花子", "", None),
+    submitted = await db.nominations.list_submissions(campaign_id)
+    rows = [
+        (s.wg_id, s.department_code, n.name, n.position, n.continuing) for s in submitted for n in s.nominees
     ]
-    assert rows[0].note == "昨年度から継続" and rows[0].submitted_by == CONTACT
-    assert (rows[3].themes, rows[3].motivation, rows[3].supervisor_agreed) == (
-        ("ABW", "窓口"),
-        "窓口を変えたい",
-        True,
+    assert rows == [
+        ("dx-wg", "somu", "赤城 太郎", "主任", False),
+        ("dx-wg", "somu", "前橋 花子", "主事", True),
+        ("dx-wg", "zaisei", "赤城 太郎", "主任", False),
+    ]
+    assert submitted[0].nominees[1].note == "昨年度から継続" and submitted[0].submitted_by == CONTACT
+    [application] = await db.nominations.list_applications(campaign_id)
+    assert (
+        application.wg_id,
+        application.department_code,
+        application.applicant_name,
+        application.position,
+        application.themes,
+        application.motivation,
+        application.supervisor_agreed,
+    ) == ("miraiz-wg", "somu", "前橋 花子", "主事", ("ABW", "窓口"), "窓口を変えたい", True)
+
+
+async def test_an_applications_position_is_stored_replaced_and_audited(db: Database) -> None:
+    campaign_id = await seed(db)
+    first, _ = await apply(db, campaign_id, "app-1")
+    assert first.position == "主事"
+    replaced, _ = await db.nominations.apply(
+        campaign_id,
+        "aad-hanako",
+        applicant_name="前橋 花子",
+        department_code="somu",
+        position="主任",
+        wg_id="miraiz-wg",
+        themes=["ABW"],
+        motivation="窓口を変えたい",
+        supervisor_agreed=True,
+        idempotency_key="app-2",
+        now=DURING,
     )
+    stored = await db.nominations.get_application(campaign_id, "aad-hanako")
+    assert stored is not None and stored.position == replaced.position == "主任"
+    edit = (await db.nominations.audit_trail(campaign_id, first.id))[-1]
+    assert edit.before is not None and edit.after is not None
+    assert (edit.before["position"], edit.after["position"]) == ("主事", "主任")
+
+
+async def test_withdraw_many_withdraws_all_in_one_transaction_or_none(db: Database) -> None:
+    campaign_id = await seed(db)
+    stored = [
+        (
+            await db.nominations.submit(
+                campaign_id, "somu", wg, [ALICE], by=CONTACT, idempotency_key=wg, now=DURING
+            )
+        )[0]
+        for wg in ("dx-wg", "kouhou-wg")
+    ]
+    ids = [s.id for s in stored]
+    with pytest.raises(NotFound):
+        await db.nominations.withdraw_many([ids[0], "missing", ids[1]], by=CONTACT, now=DURING)
+    with pytest.raises(CampaignClosed):
+        await db.nominations.withdraw_many(ids, by=CONTACT, now=AFTER)
+    assert [s.status for s in await db.nominations.list_submissions(campaign_id)] == [
+        "submitted",
+        "submitted",
+    ]
+    assert not [e for e in await db.nominations.audit_trail(campaign_id) if e.action == "withdraw"]
+
+    withdrawn = await db.nominations.withdraw_many(ids[::-1], by=CONTACT, now=DURING)
+    assert [w.id for w in withdrawn] == ids[::-1] and {w.status for w in withdrawn} == {"withdrawn"}
+    assert await db.nominations.list_submissions(campaign_id) == []
+    again = await db.nominations.withdraw_many(ids, by=CONTACT, now=DURING)  # idempotent
+    assert [w.version for w in again] == [2, 2]
+    assert [
+        e.entity_id for e in await db.nominations.audit_trail(campaign_id) if e.action == "withdraw"
+    ] == ids[::-1]
+    assert await db.nominations.withdraw_many([], by=CONTACT, now=DURING) == []
 
 
 # -- a whole department form in one transaction (submit_form) ---------------------------------
@@ -526,3 +624,75 @@ async def test_different_forms_of_one_department_on_two_replicas_keep_every_chan
     for submission in stored:
         actions = [e.action for e in await db.nominations.audit_trail(campaign_id, submission.id)]
         assert actions == ["submit"] + ["edit"] * 5
+
+
+# -- migration 0002: applications keep the applicant's 職名 ----------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind, not migrated."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    return databases.create()
+
+
+def _downgrade(conn: sa.Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = conn
+    command.downgrade(config, revision)
+
+
+def _schema_diff(conn: sa.Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata))
+
+
+def _insert_old_application(conn: sa.Connection, campaign_id: str) -> None:
+    """An application as revision 0001 stored it: no position column."""
+    conn.execute(
+        sa.insert(applications).values(
+            id="old-app",
+            campaign_id=campaign_id,
+            applicant_aad_id="aad-hanako",
+            applicant_name="前橋 花子",
+            department_code="somu",
+            wg_id="miraiz-wg",
+            themes=["ABW"],
+            motivation="窓口を変えたい",
+            supervisor_agreed=True,
+            status="submitted",
+            version=1,
+            created_at=DURING,
+            updated_at=DURING,
+        )
+    )
+
+
+async def test_the_position_migration_keeps_earlier_applications_and_can_be_undone(
+    fresh_database_url: str,
+) -> None:
+    db = Database.connect(fresh_database_url)
+    try:
+        await db.write(upgrade_on_connection, "0001")
+        campaign_id = await seed(db)
+        await db.write(_insert_old_application, campaign_id)
+
+        await db.migrate()
+        assert await db.read(_schema_diff) == []  # the upgraded schema is the models' one
+        old = await db.nominations.get_application(campaign_id, "aad-hanako")
+        assert old is not None and old.position == "" and old.motivation == "窓口を変えたい"
+        replaced, _ = await apply(db, campaign_id, "app-1")
+        assert replaced.id == "old-app" and replaced.position == "主事"
+
+        await db.write(_downgrade, "0001")
+        assert await db.current_revision() == "0001"
+        kept = await db.read(
+            lambda conn: conn.execute(sa.text("SELECT id, motivation FROM applications")).all()
+        )
+        assert [tuple(row) for row in kept] == [("old-app", "窓口を変えたい")]
+        await db.migrate()  # and up again
+        again = await db.nominations.get_application(campaign_id, "aad-hanako")
+        assert again is not None and again.position == "" and again.version == 2
+    finally:
+        await db.close()

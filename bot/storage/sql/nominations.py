@@ -26,12 +26,19 @@ from bot.storage.ports import (
     Campaign,
     CampaignStatus,
     Department,
-    ExportRow,
     Nominee,
     Submission,
     WgStatus,
 )
-from bot.storage.sql._common import SqlRepository, chunks, insert_for, per_dialect, returns_row, rows, utcnow
+from bot.storage.sql._common import (
+    SqlRepository,
+    chunks,
+    insert_for,
+    per_dialect,
+    rows,
+    unique_in_order,
+    utcnow,
+)
 
 
 def _new_id() -> str:
@@ -117,6 +124,7 @@ def _application(row: Any) -> Application:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        position=row.position or "",
     )
 
 
@@ -182,9 +190,7 @@ def _load_campaign(conn: sa.Connection, campaign_id: str, *, lock: bool = False)
 
 def _open_campaign(conn: sa.Connection, campaign_id: str, wg_id: str | None, now: datetime) -> Campaign:
     """The campaign, share-locked so that a concurrent close waits; raises unless it accepts changes."""
-    row = conn.execute(
-        sa.select(campaigns).where(campaigns.c.id == campaign_id).with_for_update(read=True)
-    ).first()
+    row = conn.execute(_OPEN_CAMPAIGN, {"id": campaign_id}).first()
     if row is None:
         raise NotFound("campaign", campaign_id)
     campaign = _campaign(row)
@@ -200,12 +206,19 @@ def _open_campaign(conn: sa.Connection, campaign_id: str, wg_id: str | None, now
 
 
 def _audit_row(
-    campaign_id: str, entity_id: str, action: str, actor: str, at: datetime, before: Any, after: Any
+    campaign_id: str,
+    entity: str,
+    entity_id: str,
+    action: str,
+    actor: str,
+    at: datetime,
+    before: Any,
+    after: Any,
 ) -> dict[str, Any]:
-    """The parameters of one submission audit row."""
+    """The parameters of one audit row (``before`` / ``after``: records, or None)."""
     return {
         "campaign_id": campaign_id,
-        "entity": "submission",
+        "entity": entity,
         "entity_id": entity_id,
         "action": action,
         "actor": actor,
@@ -226,19 +239,8 @@ def _audit(
     before: Any,
     after: Any,
 ) -> None:
-    conn.execute(
-        _INSERT_AUDIT,
-        {
-            "campaign_id": campaign_id,
-            "entity": entity,
-            "entity_id": entity_id,
-            "action": action,
-            "actor": actor,
-            "at": at,
-            "before": _audit_image(before) if before is not None else None,
-            "after": _audit_image(after) if after is not None else None,
-        },
-    )
+    """Write one audit row now."""
+    conn.execute(_INSERT_AUDIT, _audit_row(campaign_id, entity, entity_id, action, actor, at, before, after))
 
 
 def _create_campaign(conn: sa.Connection, values: dict[str, Any]) -> Campaign:
@@ -287,26 +289,6 @@ def _load_submission(conn: sa.Connection, submission_id: str) -> Submission:
     return _submission(row)
 
 
-def _replace_nominees(
-    conn: sa.Connection, before: Submission, nominees: Sequence[Nominee], by: str, now: datetime
-) -> Submission:
-    conn.execute(
-        sa.update(submissions)
-        .where(submissions.c.id == before.id)
-        .values(
-            nominees=[_nominee_dict(n) for n in nominees],
-            status="submitted",
-            version=submissions.c.version + 1,
-            submitted_by=by,
-            updated_at=now,
-        )
-    )
-    after = _load_submission(conn, before.id)
-    action = "submit" if before.status == "withdrawn" else "edit"
-    _audit(conn, before.campaign_id, "submission", before.id, action, by, now, before, after)
-    return after
-
-
 _SUBMISSION_OF_WG = (
     sa.select(submissions)
     .where(
@@ -340,6 +322,16 @@ _REPLACE_NOMINEES = (
     )
     .returning(*submissions.c)
 )
+
+
+def _replace_nominees(
+    conn: sa.Connection, before: Submission, nominees: Sequence[Nominee], by: str, now: datetime
+) -> tuple[Submission, dict[str, Any]]:
+    """Put ``nominees`` in place of ``before``'s (resubmitting a withdrawn one); the audit row to write."""
+    params = {"sid": before.id, "new_nominees": [_nominee_dict(n) for n in nominees], "by": by, "now": now}
+    after = _submission(conn.execute(_REPLACE_NOMINEES, params).one())
+    action = "submit" if before.status == "withdrawn" else "edit"
+    return after, _audit_row(before.campaign_id, "submission", before.id, action, by, now, before, after)
 
 
 class _FormWrite:
@@ -397,7 +389,6 @@ def _store_wg(
         return _submission(found), False
     form.check_open(conn, wg_id)
     by, now = form.by, form.now
-    stored_nominees = [_nominee_dict(n) for n in nominees]
     if row is None:
         form.check_department(conn)
         new = Submission(
@@ -413,19 +404,18 @@ def _store_wg(
             updated_at=now,
         )
         values = {f.name: getattr(new, f.name) for f in fields(new)}
-        values["nominees"] = stored_nominees
+        values["nominees"] = [_nominee_dict(n) for n in nominees]
         if conn.execute(_INSERT_SUBMISSION[conn.dialect.name], values).first() is not None:
-            form.audit_rows.append(_audit_row(form.campaign_id, entity_id, "submit", by, now, None, new))
+            form.audit_rows.append(
+                _audit_row(form.campaign_id, "submission", entity_id, "submit", by, now, None, new)
+            )
             return new, True
         # Another replica inserted it since we looked (under another key): replace theirs.
         where = {"campaign_id": form.campaign_id, "department_code": form.department_code, "wg_id": wg_id}
         row = conn.execute(_SUBMISSION_OF_WG, where).one()
         _finish_action(conn, key, row.id)
-    before = _submission(row)
-    params = {"sid": before.id, "new_nominees": stored_nominees, "by": by, "now": now}
-    after = _submission(conn.execute(_REPLACE_NOMINEES, params).one())
-    action = "submit" if before.status == "withdrawn" else "edit"
-    form.audit_rows.append(_audit_row(form.campaign_id, before.id, action, by, now, before, after))
+    after, audit_row = _replace_nominees(conn, _submission(row), nominees, by, now)
+    form.audit_rows.append(audit_row)
     return after, True
 
 
@@ -483,7 +473,8 @@ def _edit(
             return _load_submission(conn, previous)
     before = _load_submission(conn, submission_id)
     _open_campaign(conn, before.campaign_id, None, now)
-    after = _replace_nominees(conn, before, nominees, by, now)
+    after, audit_row = _replace_nominees(conn, before, nominees, by, now)
+    conn.execute(_INSERT_AUDIT, audit_row)
     return after
 
 
@@ -516,6 +507,21 @@ def _withdraw_entry(
 
 def _withdraw(conn: sa.Connection, submission_id: str, by: str, now: datetime) -> Submission:
     return _withdraw_entry(conn, submissions, _load_submission, "submission", submission_id, by, now)
+
+
+def _withdraw_many(
+    conn: sa.Connection, submission_ids: Sequence[str], by: str, now: datetime
+) -> list[Submission]:
+    """``_withdraw`` for each, in one transaction: if one raises, none is withdrawn."""
+    # Locked in WG order first, the order a department form locks its rows (PostgreSQL): a
+    # withdrawal and a form of the same department then cannot deadlock.
+    conn.execute(
+        sa.select(submissions.c.id)
+        .where(submissions.c.id.in_(submission_ids))
+        .order_by(submissions.c.wg_id)
+        .with_for_update()
+    ).all()
+    return [_withdraw(conn, submission_id, by, now) for submission_id in submission_ids]
 
 
 def _load_application(conn: sa.Connection, application_id: str) -> Application:
@@ -616,67 +622,24 @@ def _status(conn: sa.Connection, campaign_id: str) -> list[WgStatus]:
     return result
 
 
-def _export_rows(conn: sa.Connection, campaign_id: str) -> list[ExportRow]:
-    campaign = _load_campaign(conn, campaign_id)
-    depts = {row.code: _department(row) for row in conn.execute(sa.select(departments))}
-    wg_order = {wg: index for index, wg in enumerate(campaign.wg_ids)}
-    found: list[ExportRow] = []
-    s, a = submissions, applications
-    for row in conn.execute(sa.select(s).where(s.c.campaign_id == campaign_id, s.c.status == "submitted")):
-        sub = _submission(row)
-        dept = depts.get(sub.department_code)
-        for nominee in sub.nominees:
-            found.append(
-                ExportRow(
-                    wg_id=sub.wg_id,
-                    source="department",
-                    department_code=sub.department_code,
-                    department_name=dept.name if dept else "",
-                    name=nominee.name,
-                    aad_id=nominee.aad_id,
-                    position=nominee.position,
-                    continuing=nominee.continuing,
-                    note=nominee.note,
-                    themes=(),
-                    motivation="",
-                    supervisor_agreed=None,
-                    submitted_by=sub.submitted_by,
-                    updated_at=sub.updated_at,
-                )
+def _claim_reminders(
+    conn: sa.Connection, campaign_id: str, department_codes: Sequence[str], slot: str, now: datetime
+) -> set[str]:
+    claimed: set[str] = set()
+    for part in chunks(department_codes, 4):
+        stmt = (
+            insert_for(conn, reminder_claims)
+            .values(
+                [
+                    {"campaign_id": campaign_id, "department_code": code, "slot": slot, "claimed_at": now}
+                    for code in part
+                ]
             )
-    for row in conn.execute(sa.select(a).where(a.c.campaign_id == campaign_id, a.c.status == "submitted")):
-        app = _application(row)
-        dept = depts.get(app.department_code or "")
-        found.append(
-            ExportRow(
-                wg_id=app.wg_id,
-                source="application",
-                department_code=app.department_code or "",
-                department_name=dept.name if dept else "",
-                name=app.applicant_name,
-                aad_id=app.applicant_aad_id,
-                position="",
-                continuing=None,
-                note="",
-                themes=app.themes,
-                motivation=app.motivation,
-                supervisor_agreed=app.supervisor_agreed,
-                submitted_by=app.applicant_aad_id,
-                updated_at=app.updated_at,
-            )
+            .on_conflict_do_nothing(index_elements=["campaign_id", "department_code", "slot"])
+            .returning(reminder_claims.c.department_code)
         )
-
-    def order(row: ExportRow) -> tuple[int, int, int, str, str]:
-        dept = depts.get(row.department_code)
-        return (
-            wg_order.get(row.wg_id, len(wg_order)),
-            0 if row.source == "department" else 1,
-            dept.sort_order if dept else 0,
-            row.department_code,
-            row.name,
-        )
-
-    return sorted(found, key=order)
+        claimed.update(conn.execute(stmt).scalars())
+    return claimed
 
 
 # -- the repository ---------------------------------------------------------------------------
@@ -831,10 +794,14 @@ class SqlNominations(SqlRepository):
         """Withdraw a submission until the deadline (audited; idempotent)."""
         return await self._db.write(_withdraw, submission_id, by, now or utcnow())
 
-    async def get_submission(self, submission_id: str) -> Submission | None:
-        """One submission, or None."""
-        found = await self._db.read(rows, sa.select(submissions).where(submissions.c.id == submission_id))
-        return _submission(found[0]) if found else None
+    async def withdraw_many(
+        self, submission_ids: Sequence[str], *, by: str, now: datetime | None = None
+    ) -> list[Submission]:
+        """Withdraw several submissions in one transaction: all or none (audited; idempotent)."""
+        wanted = unique_in_order(submission_ids)
+        if not wanted:
+            return []
+        return await self._db.write(_withdraw_many, wanted, by, now or utcnow())
 
     async def find_submission(self, campaign_id: str, department_code: str, wg_id: str) -> Submission | None:
         """The department's submission for a WG, or None."""
@@ -868,6 +835,7 @@ class SqlNominations(SqlRepository):
         motivation: str,
         supervisor_agreed: bool,
         department_code: str | None = None,
+        position: str = "",
         idempotency_key: str,
         now: datetime | None = None,
     ) -> tuple[Application, bool]:
@@ -875,6 +843,7 @@ class SqlNominations(SqlRepository):
         answers = {
             "applicant_name": applicant_name,
             "department_code": department_code,
+            "position": position,
             "wg_id": wg_id,
             "themes": list(themes),
             "motivation": motivation,
@@ -932,16 +901,11 @@ class SqlNominations(SqlRepository):
         """Per WG of the campaign: departments that submitted and those still missing."""
         return await self._db.read(_status, campaign_id)
 
-    async def claim_reminder(self, campaign_id: str, department_code: str, slot: str) -> bool:
-        """True only for the first claimer of this reminder (never sent twice)."""
-        stmt = (
-            self._insert(reminder_claims)
-            .values(campaign_id=campaign_id, department_code=department_code, slot=slot, claimed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["campaign_id", "department_code", "slot"])
-            .returning(reminder_claims.c.slot)
-        )
-        return await self._db.write(returns_row, stmt)
-
-    async def export_rows(self, campaign_id: str) -> list[ExportRow]:
-        """Active nominees and applications, ordered by WG, department, name."""
-        return await self._db.read(_export_rows, campaign_id)
+    async def claim_reminders(self, campaign_id: str, department_codes: Iterable[str], slot: str) -> set[str]:
+        """Claim a slot's reminder for several departments in one transaction; the codes claimed first."""
+        # Inserted in one order by every caller (PostgreSQL): two replicas claiming overlapping
+        # departments at once wait for each other instead of deadlocking.
+        wanted = sorted(set(department_codes))
+        if not wanted:
+            return set()
+        return await self._db.write(_claim_reminders, campaign_id, wanted, slot, utcnow())
