@@ -1,11 +1,34 @@
-"""The baseline for bench_endpoint: an aiohttp handler that only reads and parses the JSON body."""
+"""The baselines for bench_endpoint: aiohttp handlers that do as little as their figure allows.
+
+* plain (the default): read and parse the JSON body, answer 200, nothing else;
+* ``--forward-to SERVICE_URL --forward-body FILE`` (the nudge floor): the same, and then, as the
+  bot does for a nudge, one targeted POST per message to the Bot Connector at SERVICE_URL over
+  HTTPS, through the bot's own keep-alive client, from a bounded queue worked by as many
+  senders as the bot has. FILE holds the activity to post (the bench builds it with the bot's
+  real nudge card); only the recipient changes per message. No rules, no cards built, no
+  database, no statistics, no retries: the least any bot must do to answer a message with a
+  nudge, so that the bot's nudge figure can be read against it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+from pathlib import Path
+from typing import Any
 
+import orjson
 from aiohttp import web
+
+SENDERS = 16  # as the bot's OUTBOUND_CONCURRENCY default
+QUEUE_SIZE = 100_000  # as the bench gives the bot
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Alive."""
+    return web.Response(text="ok")
 
 
 async def messages(request: web.Request) -> web.Response:
@@ -14,20 +37,59 @@ async def messages(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """Alive."""
-    return web.Response(text="ok")
+def forwarding_app(service_url: str, template: dict[str, Any]) -> web.Application:
+    """The nudge floor: parse, answer 200, and queue one targeted POST to the connector."""
+    from urllib.parse import quote
+
+    from bot.teams.outbound.http import make_connector_http
+
+    queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE_SIZE)
+    headers = {"Authorization": "Bearer floor", "Content-Type": "application/json; charset=utf-8"}
+    base = service_url.rstrip("/")
+
+    async def forward(request: web.Request) -> web.Response:
+        activity = json.loads(await request.read())
+        conversation_id = activity["conversation"]["id"]
+        body = orjson.dumps({**template, "recipient": {"id": activity["from"]["id"]}})
+        url = f"{base}/v3/conversations/{quote(conversation_id, safe='')}/activities?isTargetedActivity=true"
+        queue.put_nowait((url, body))
+        return web.Response(status=200)
+
+    async def sender(http: Any) -> None:
+        while True:
+            url, body = await queue.get()
+            # a failure shows in the sink's counts (a delivery that did not arrive)
+            with contextlib.suppress(Exception):
+                await http.request("POST", url, body=body, headers=headers)
+
+    async def lifetime(app: web.Application) -> Any:
+        http = make_connector_http()
+        workers = [asyncio.create_task(sender(http)) for _ in range(SENDERS)]
+        yield
+        for worker in workers:
+            worker.cancel()
+        await http.close()
+
+    app = web.Application(client_max_size=256 * 1024)
+    app.cleanup_ctx.append(lifetime)
+    app.router.add_post("/api/messages", forward)
+    return app
 
 
 def main() -> None:
     """Serve on 127.0.0.1:<port> with the access log off (as the bot)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
-    app = web.Application(client_max_size=256 * 1024)
-    app.router.add_post("/api/messages", messages)
+    parser.add_argument("--forward-to", metavar="SERVICE_URL")
+    parser.add_argument("--forward-body", metavar="FILE", type=Path)
+    arguments = parser.parse_args()
+    if arguments.forward_to:
+        app = forwarding_app(arguments.forward_to, json.loads(arguments.forward_body.read_text()))
+    else:
+        app = web.Application(client_max_size=256 * 1024)
+        app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    web.run_app(app, host="127.0.0.1", port=arguments.port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

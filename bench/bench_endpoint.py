@@ -5,20 +5,22 @@
 Starts, in this one command: the OpenID/JWKS stand-in and the HTTPS Entra stand-in (in this
 process), the bot as a subprocess (``app.py`` once ``bot.service.build_services`` exists, else the
 same app around an event handler that does nothing, which the output says),
-``bench/bare_handler.py`` as a subprocess and, for the nudge phase, the fake Bot Connector over
-HTTPS (``tests.harness.fake_connector``) and the Graph stand-in (the department of each new sender)
-as subprocesses next to the load generator. The servers
-are driven by ``wrk`` (installed with apt-get when missing; a Python load generator in another
-process otherwise) over loopback with signed Teams channel messages, alternating bare/bot rounds.
+``bench/bare_handler.py`` as a subprocess and, for the nudge phase, the Bot Connector sink over
+HTTPS (``bench/connector_sink.py``), the Graph stand-in (the department of each new sender) and
+the nudge floor (``bench/bare_handler.py --forward-to``) as subprocesses; the sink and the Graph
+stand-in run next to the load generator. The servers are driven by ``wrk`` (installed with
+apt-get when missing; a Python load generator in another process otherwise) over loopback with
+signed Teams channel messages, alternating bare/bot rounds.
 
 Two figures, each against the bare handler measured in the same run:
 
 * quiet: messages that trigger no rule, each with a fresh activity id (target >= 0.5);
 * nudge: messages that trigger ``chat-before-phone``, each from a distinct sender in a distinct
   conversation, so that every one really earns a nudge, which the bot sends as a targeted message
-  through its real outbound path (msal token from the Entra stand-in, HTTPS to the fake
-  connector). The figure is nudges delivered per second, the time to drain the send queue
-  included, over the bare handler's requests per second (target >= 0.25).
+  through its real outbound path (msal token from the Entra stand-in, HTTPS to the connector
+  sink). The figure is nudges delivered per second, the time to drain the send queue included,
+  over the bare handler's requests per second (target >= 0.25). The nudge floor (parse, answer,
+  one POST) is measured beside it, as the ceiling of that figure on the machine.
 """
 
 from __future__ import annotations
@@ -411,39 +413,52 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class ConnectorWatch:
-    """Follows the fake connector's log (one line per call it answered) and counts deliveries."""
+    """Counts the deliveries the connector sink answered (``bench/connector_sink.py``), polling it."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.delivered = 0  # targeted POST .../activities answered 201
         self.other_calls = 0  # anything else (fallbacks to 1:1 chats, refusals...)
         self.last_delivery_at = 0.0
+        self._counts_port = 0
         self._task: asyncio.Task[None] | None = None
 
     async def service_url(self) -> str:
-        """The serviceUrl the connector printed on start; then start counting its log."""
+        """The serviceUrl the sink printed on start; then start polling its counts."""
         assert self.process.stdout is not None
-        line = (await asyncio.wait_for(self.process.stdout.readline(), 60)).decode().strip()
-        if not line.startswith("serviceUrl="):
-            raise SystemExit(f"fake connector did not print its serviceUrl (got {line!r})")
-        self._task = asyncio.create_task(self._follow())
-        return line.removeprefix("serviceUrl=")
+        lines = [
+            (await asyncio.wait_for(self.process.stdout.readline(), 60)).decode().strip() for _ in range(2)
+        ]
+        if not lines[0].startswith("serviceUrl=") or not lines[1].startswith("counts="):
+            raise SystemExit(f"the connector sink did not print its addresses (got {lines!r})")
+        self._counts_port = int(lines[1].rsplit(":", 1)[1].split("/", 1)[0])
+        await self.refresh()
+        self._task = asyncio.create_task(self._poll())
+        return lines[0].removeprefix("serviceUrl=")
 
-    async def _follow(self) -> None:
-        assert self.process.stdout is not None
-        while line := await self.process.stdout.readline():
-            text = line.decode(errors="replace").rstrip()
-            # e.g. "POST /v3/conversations/19:x@thread.tacv2;messageid=1/activities {'isTargetedActivity': 'true'} -> 201"
-            if (
-                text.startswith("POST ")
-                and "/activities {" in text
-                and "'isTargetedActivity': 'true'" in text
-                and text.endswith("-> 201")
-            ):
-                self.delivered += 1
-                self.last_delivery_at = time.monotonic()
-            else:
-                self.other_calls += 1
+    async def refresh(self) -> None:
+        """Read the sink's counts now."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self._counts_port)
+        writer.write(b"GET /counts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = await reader.read()
+        writer.close()
+        counts = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        self.delivered, self.other_calls = counts["delivered"], counts["other"]
+        self.last_delivery_at = counts["last_delivery_at"]
+
+    async def quiet_for(self, seconds: float) -> None:
+        """Return once no delivery arrived for ``seconds``."""
+        while (idle := time.monotonic() - self.last_delivery_at) < seconds:
+            await asyncio.sleep(seconds - idle)
+            await self.refresh()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(0.02)
+            try:
+                await self.refresh()
+            except (OSError, ValueError, KeyError, IndexError):
+                return
 
     async def drain(self, expected: Callable[[], Awaitable[float]]) -> float:
         """Wait until ``await expected()`` deliveries arrived (or none for DRAIN_IDLE_S); seconds to the last."""
@@ -555,9 +570,11 @@ async def nudge_round(
 ) -> dict[str, Any]:
     """One load run on the bot with nudging messages, then the wait until the send queue is drained."""
     metrics_before = await read_metrics(bot_port)
+    await watch.refresh()
     delivered_before = watch.delivered
     cpu_before = cpu_seconds(bot.pid)
     result = await drive(url, body, authorization, seconds, connections, wrk)
+    await watch.refresh()
     result["delivered_during"] = watch.delivered - delivered_before
     handled_key = 'activities_total{type="message"}'
 
@@ -567,6 +584,7 @@ async def nudge_round(
         return delivered_before + samples.get(handled_key, 0.0) - metrics_before.get(handled_key, 0.0)
 
     result["drain_s"] = await watch.drain(expected)
+    await watch.refresh()
     result["delivered"] = watch.delivered - delivered_before
     # The connector logs a delivery before the bot has finished with it (the sent-nudge record,
     # nudges_total): wait for that too, so that the counts agree and its CPU is in the figure.
@@ -596,6 +614,66 @@ async def nudge_round(
     return result
 
 
+def floor_activity() -> dict[str, Any]:
+    """The targeted activity the nudge floor posts: the bot's real nudge card for NUDGE_TEXT."""
+    from bot.teams.outbound.activities import ADAPTIVE_CARD_CONTENT_TYPE
+    from cards.nudge import NudgeItem, NudgeView, nudge_card
+    from policy_rules.engine import load_rule_set
+    from policy_rules.model import MessageInput
+
+    rules = load_rule_set()
+    message = MessageInput(text=NUDGE_TEXT, conversation_type="channel", is_reply=False, attachments=())
+    finding = next(f for f in rules.evaluate(message) if f.rule_id == NUDGE_RULE)
+    rule = rules.rule(NUDGE_RULE)
+    wording = rule.render_nudge(finding)
+    item = NudgeItem(
+        rule_id=rule.id,
+        title=wording["title"],
+        why=wording["body"],
+        policy_section=rule.policy_section,
+        suggestion=wording["suggestion"],
+        quote=finding.quote,
+    )
+    card = nudge_card(NudgeView(nudge_id="0" * 20, items=(item,)))
+    return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "content": card}]}
+
+
+async def floor_round(
+    floor: Any,
+    watch: ConnectorWatch,
+    url: str,
+    body: str,
+    authorization: str,
+    seconds: float,
+    connections: int,
+    wrk: str | None,
+) -> dict[str, Any]:
+    """One load run on the nudge floor, then the wait until every answered message was forwarded."""
+    await watch.refresh()
+    delivered_before = watch.delivered
+    cpu_before = cpu_seconds(floor.pid)
+    result = await drive(url, body, authorization, seconds, connections, wrk)
+    await watch.refresh()
+    result["delivered_during"] = watch.delivered - delivered_before
+
+    async def expected() -> float:
+        return float(delivered_before + result["requests"])
+
+    result["drain_s"] = await watch.drain(expected)
+    # a request the load generator gave up on at its end may still be forwarded: count it here
+    await watch.quiet_for(0.3)
+    cpu_after = cpu_seconds(floor.pid)
+    await watch.refresh()
+    result["delivered"] = watch.delivered - delivered_before
+    result["e2e_rps"] = result["delivered"] / (result["seconds"] + result["drain_s"])
+    result["cpu_us"] = (
+        (cpu_after - cpu_before) / result["requests"] * 1e6
+        if cpu_before is not None and cpu_after is not None and result["requests"]
+        else None
+    )
+    return result
+
+
 async def nudge_phase(
     bot: Any,
     bare: Any,
@@ -607,6 +685,8 @@ async def nudge_phase(
     watch: ConnectorWatch,
     service_url: str,
     entra: EntraStandIn,
+    floor: Any | None = None,
+    floor_port: int = 0,
 ) -> bool:
     """Messages that each earn a nudge: print the comparison; True when below target or lossy."""
     seconds, connections, repeats = options.seconds, options.connections, options.rounds
@@ -617,19 +697,27 @@ async def nudge_phase(
     authorization = openid.authorization(service_url=service_url)
     bot_url = f"http://127.0.0.1:{bot_port}/api/messages"
     bare_url = f"http://127.0.0.1:{bare_port}/api/messages"
+    floor_url = f"http://127.0.0.1:{floor_port}/api/messages"
     await drive(bare_url, body, authorization, 2, connections, wrk)  # warm-up
+    if floor is not None:
+        await floor_round(floor, watch, floor_url, body, authorization, 2, connections, wrk)
     warm = await nudge_round(bot, bot_port, watch, bot_url, body, authorization, 2, connections, wrk)
     if warm["delivered"] == 0:
         print(
-            f"\nFAIL: no nudge reached the fake connector in the warm-up ({warm['handled']} messages handled, "
+            f"\nFAIL: no nudge reached the connector sink in the warm-up ({warm['handled']} messages handled, "
             f"{warm['calls']} outgoing calls, {watch.other_calls} other connector calls); "
             "see the bot's log above"
         )
         SUMMARY.append("nudge: FAIL, no nudge delivered")
         return True
     rounds: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    floor_rounds: list[dict[str, Any]] = []
     for _ in range(repeats):  # alternate, as in the quiet phase; the drain ends each bot round
         bare_round = await measured(bare.pid, drive(bare_url, body, authorization, seconds, connections, wrk))
+        if floor is not None:
+            floor_rounds.append(
+                await floor_round(floor, watch, floor_url, body, authorization, seconds, connections, wrk)
+            )
         bot_round = await nudge_round(
             bot, bot_port, watch, bot_url, body, authorization, seconds, connections, wrk
         )
@@ -658,12 +746,18 @@ async def nudge_phase(
     )
     print(
         f"bot: auth ON; nudges sent through its real outbound path: msal token from the HTTPS Entra stand-in "
-        f"({entra.successful_token_requests()} token requests), HTTPS to the fake Bot Connector at {service_url} "
+        f"({entra.successful_token_requests()} token requests), HTTPS to the Bot Connector sink at {service_url} "
         f"(own process{', CPU 1' if pinned([], 1) else ''})"
     )
     for number, (bare_round, bot_round) in enumerate(rounds, 1):
+        floor_part = ""
+        if floor_rounds:
+            floor_part = (
+                f"floor {floor_rounds[number - 1]['e2e_rps']:.0f}/s "
+                f"(ratio {floor_rounds[number - 1]['e2e_rps'] / bare_round['rps']:.2f}); "
+            )
         print(
-            f"  round {number}: bare {bare_round['rps']:.0f} req/s; bot {bot_round['rps']:.0f} req/s in, "
+            f"  round {number}: bare {bare_round['rps']:.0f} req/s; {floor_part}bot {bot_round['rps']:.0f} req/s in, "
             f"{bot_round['delivered_during'] / bot_round['seconds']:.0f} nudges/s delivered during the run, "
             f"{bot_round['e2e_rps']:.0f}/s with the drain ({bot_round['drain_s']:.2f} s); "
             f"ratio {bot_round['e2e_rps'] / bare_round['rps']:.2f}"
@@ -675,7 +769,7 @@ async def nudge_phase(
         f"messages the bot handled: {totals['handled']}"
     )
     print(
-        f"nudges delivered (targeted POSTs the fake connector answered 201): {totals['delivered']} "
+        f"nudges delivered (targeted POSTs the connector sink answered 201): {totals['delivered']} "
         f"({totals['delivered_during']} during the runs); bot metrics: nudges_total +{totals['nudges']}, "
         f'outgoing_calls_total{{status="201"}} +{totals["calls_201"]}, '
         f"outgoing_rejected_total (queue drops) +{totals['dropped']}"
@@ -689,6 +783,23 @@ async def nudge_phase(
         f"{e2e_rps / bare_result['rps']:.2f} overall (target >= {NUDGE_TARGET_RATIO}); "
         f"inbound req/s only: {inbound_ratio:.2f}"
     )
+    if floor_rounds:
+        floor_delivered = sum(r["delivered"] for r in floor_rounds)
+        floor_requests = sum(r["requests"] for r in floor_rounds)
+        floor_e2e = floor_delivered / sum(r["seconds"] + r["drain_s"] for r in floor_rounds)
+        floor_ratios = sorted(f["e2e_rps"] / b["rps"] for f, (b, _) in zip(floor_rounds, rounds, strict=True))
+        floor_ratio = floor_ratios[len(floor_ratios) // 2]
+        floor_cpu = sum(r["cpu_us"] * r["requests"] for r in floor_rounds) / floor_requests
+        print(
+            f"nudge floor (bench/bare_handler.py --forward-to: parse, answer, one targeted HTTPS POST through "
+            f"the bot's keep-alive client; no rules, card, database or statistics): {floor_e2e:.0f} delivered/s, "
+            f"{floor_cpu:.0f} us CPU per message, {floor_delivered} of {floor_requests} delivered; "
+            f"ratio to bare {floor_ratio:.2f} (median of rounds); bot / floor {ratio / floor_ratio:.2f}"
+        )
+        SUMMARY.append(
+            f"nudge floor: delivered/bare {floor_ratio:.2f} ({floor_cpu:.0f} us per message); "
+            f"the bot reaches {ratio / floor_ratio:.2f} of it ({bot_result['cpu_us']:.0f} us per nudge)"
+        )
     missing = totals["handled"] - totals["delivered"]
     complete = missing == 0 and totals["handled"] >= totals["requests"] and bot_result["errors"] == 0
     if complete:
@@ -738,7 +849,7 @@ async def run(options: argparse.Namespace) -> int:
     connector_url = ""
     graph_base_url = f"https://127.0.0.1:{free_port()}/v1.0"  # unused: nothing leaves the machine
     if "nudge" in phases:
-        connector = await start_helper("tests.harness.fake_connector", ["--https"], helper_environment, 1)
+        connector = await start_helper("bench.connector_sink", [], helper_environment, 1)
         helpers.append(connector)
         watch = ConnectorWatch(connector)
         connector_url = await watch.service_url()
@@ -783,6 +894,22 @@ async def run(options: argparse.Namespace) -> int:
     bot = await asyncio.create_subprocess_exec(*pinned(bot_command, 0), cwd=ROOT, env=environment)
     bare_command = [sys.executable, str(ROOT / "bench" / "bare_handler.py"), "--port", str(bare_port)]
     bare = await asyncio.create_subprocess_exec(*pinned(bare_command, 0), cwd=ROOT)
+    floor: asyncio.subprocess.Process | None = None
+    floor_port = 0
+    if "nudge" in phases and use_services and not options.no_floor:
+        floor_port = free_port()
+        activity_file = Path(work_dir) / "floor-activity.json"
+        activity_file.write_text(json.dumps(floor_activity(), ensure_ascii=False))
+        floor_command = [
+            *bare_command[:2],
+            "--port",
+            str(floor_port),
+            "--forward-to",
+            connector_url,
+            "--forward-body",
+            str(activity_file),
+        ]
+        floor = await asyncio.create_subprocess_exec(*pinned(floor_command, 0), cwd=ROOT, env=environment)
     failed = False
     try:
         try:
@@ -800,6 +927,8 @@ async def run(options: argparse.Namespace) -> int:
             )
             await wait_until_up(bot_port, bot, "bot")
         await wait_until_up(bare_port, bare, "bare handler")
+        if floor is not None:
+            await wait_until_up(floor_port, floor, "nudge floor")
         print(f"bot pid {bot.pid}, bare handler pid {bare.pid}", file=sys.stderr)
         handler_name = (
             "bot.service.build_services (app.py)" if use_services else "a handler that does nothing"
@@ -814,11 +943,22 @@ async def run(options: argparse.Namespace) -> int:
                 failed = True
             else:
                 failed |= await nudge_phase(
-                    bot, bare, bot_port, bare_port, openid, options, wrk, watch, connector_url, entra
+                    bot,
+                    bare,
+                    bot_port,
+                    bare_port,
+                    openid,
+                    options,
+                    wrk,
+                    watch,
+                    connector_url,
+                    entra,
+                    floor,
+                    floor_port,
                 )
     finally:
         # the bot first: it sends what is still queued when it stops, so the connector must be up
-        for group in ((bot, bare), helpers):
+        for group in ((bot, bare, *([floor] if floor else [])), helpers):
             for process in group:
                 if process.returncode is None:
                     process.terminate()
@@ -854,6 +994,11 @@ def main() -> int:
         metavar="FILE",
         help="run the bot under cProfile and write its statistics to FILE (slows the bot: the figures "
         "are then only for finding where time goes)",
+    )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="nudge phase: skip the nudge floor (the least any bot does for a nudge: parse, answer, one POST)",
     )
     parser.add_argument("--serve-null-bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
