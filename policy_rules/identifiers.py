@@ -46,6 +46,8 @@ def my_number_check_digit_ok(digits: str) -> bool:
 def find_my_numbers(text: str) -> list[Span]:
     """Spans of 12-digit numbers (separators allowed) with a valid check digit."""
     found: list[Span] = []
+    if _TWELVE_DIGITS_RE.search(text) is None:  # the usual case, without making an iterator
+        return found
     for m in _TWELVE_DIGITS_RE.finditer(text):
         if _starts_number(text, m.start()) and my_number_check_digit_ok("".join(m.groups())):
             found.append(m.span())

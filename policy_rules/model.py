@@ -9,7 +9,7 @@ ConversationType = Literal["channel", "groupChat", "personal"]
 CONVERSATION_TYPES: tuple[ConversationType, ...] = ("channel", "groupChat", "personal")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageInput:
     """A message to evaluate: its text, where it was posted, and its attachments (contentType, name)."""
 

@@ -11,13 +11,16 @@ from bot.domain import CardAction, IncomingMessage, Person
 from bot.services.nudges import jst_day_of, today_jst
 from bot.stats import DepartmentResolver, StatsRecorder
 
-# A question as people type it in chat: a question mark, or a polite question ending.
-_QUESTION = re.compile(r"[?？]|(?:ですか|ますか|でしょうか|ませんか|ないか)[。\s]*$", re.MULTILINE)
+# A question as people type it in chat: a question mark, or a polite question ending a line.
+_QUESTION_ENDING = re.compile(r"(?:ですか|ますか|でしょうか|ませんか|ないか)[。\s]*$", re.MULTILINE)
 
 
 def looks_like_question(text: str) -> bool:
     """True when the message asks something (counted to compare channels with 1:1 chats)."""
-    return bool(_QUESTION.search(text))
+    if "?" in text or "？" in text:
+        return True
+    # every ending holds か: the substring test spares most messages the regex
+    return "か" in text and _QUESTION_ENDING.search(text) is not None
 
 
 class RecorderSink:

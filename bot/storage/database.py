@@ -279,7 +279,8 @@ class Database:
 
         self.activity_claims: ActivityClaims = sql.SqlActivityClaims(self)
         self.conversations: ConversationStore = sql.SqlConversationStore(self)
-        self.nudges: NudgeState = sql.SqlNudgeState(self)
+        self._sql_nudges = sql.SqlNudgeState(self)
+        self.nudges: NudgeState = self._sql_nudges
         self.job_runs: JobRuns = sql.SqlJobRuns(self)
         self.stats: StatsCounters = sql.SqlStatsCounters(self)
         self.distinct_users: DistinctUsers = sql.SqlDistinctUsers(self)
@@ -375,7 +376,9 @@ class Database:
         return await self.read(current_on_connection)
 
     async def close(self) -> None:
-        """Close all pooled connections and stop the SQLite worker threads."""
+        """Store what is written behind, close all pooled connections, stop the SQLite threads."""
+        if not self._closed:
+            await self._sql_nudges.settle()
         self._closed = True
         if self._async_engine is not None:
             await self._async_engine.dispose()

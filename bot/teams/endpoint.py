@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from bot.metrics import Metrics
@@ -51,6 +52,22 @@ def _is_json(content_type: str | None) -> bool:
     if content_type == "application/json" or content_type.startswith("application/json;"):
         return True
     return content_type.partition(";")[0].strip().lower() == "application/json"
+
+
+def parse_json_body(body: bytes) -> Any:
+    """The JSON value of a request body as ``json.loads`` reads it, about 3 times faster.
+
+    orjson reads nearly every activity; what it refuses and the standard library accepts (NaN
+    and Infinity, lone surrogates, UTF-16 and UTF-32 bodies, nesting deeper than 1024, numbers
+    beyond a double) goes to ``json.loads``, so no request is refused that was read before. The
+    one difference: an integer literal beyond 64 bits that a double can hold becomes a float
+    (nothing the bot reads from an activity is such a number). Raises ``ValueError`` or
+    ``RecursionError`` when the body is not JSON.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _json(status: int, body: bytes) -> web.Response:
@@ -181,7 +198,7 @@ class MessagesEndpoint:
             # e.g. a Content-Encoding the body does not have: the client's mistake, not ours
             return _json(400, _NOT_JSON)
         try:
-            activity = json.loads(body)
+            activity = parse_json_body(body)
         except (ValueError, RecursionError):
             return _json(400, _NOT_JSON)
         if activity.__class__ is not dict:

@@ -4,12 +4,16 @@ the lock-free route statistics (whose exposition the Prometheus text format must
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics import LATENCY_BUCKETS, Metrics
-from bot.teams.endpoint import RecentActivities, _is_json
+from bot.teams.endpoint import RecentActivities, _is_json, parse_json_body
 
 
 @pytest.mark.parametrize(
@@ -29,6 +33,84 @@ from bot.teams.endpoint import RecentActivities, _is_json
 )
 def test_json_content_types(header: str | None, is_json: bool) -> None:
     assert _is_json(header) is is_json
+
+
+_REFUSED = object()
+
+
+def _read(parse: object, body: bytes) -> object:
+    try:
+        return parse(body)  # type: ignore[operator]
+    except (ValueError, RecursionError):
+        return _REFUSED
+
+
+def _big_int_as_float(parsed: object, loaded: object) -> bool:
+    """The one allowed difference: an integer beyond 64 bits read as the nearest float."""
+    return (
+        isinstance(parsed, float)
+        and type(loaded) is int
+        and not -(2**63) <= loaded < 2**64
+        and parsed == float(loaded)
+    )
+
+
+def _same(left: object, right: object) -> bool:
+    """Equal, NaN included (NaN != NaN), and of the same types all the way down."""
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left) and math.isnan(right):
+        return True
+    if _big_int_as_float(left, right):
+        return True
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)  # type: ignore[union-attr,index]
+    if isinstance(left, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))  # type: ignore[arg-type]
+    return left == right
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"type": "message", "text": "\u304a\u75b2\u308c\u69d8"}',
+        '{"text": "お疲れ様です"}'.encode(),
+        b'{"n": NaN, "i": Infinity, "m": -Infinity}',  # orjson refuses these; json reads them
+        b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: the nearest float
+        b'{"huge": ' + b"9" * 400 + b"}",  # beyond a double: json's int
+        rb'{"lone": "\ud800"}',  # a lone surrogate
+        '{"text": "utf-16"}'.encode("utf-16"),  # json detects UTF-16/32 by the BOM
+        '{"text": "utf-32"}'.encode("utf-32"),
+        b"\xef\xbb\xbf{}",  # a UTF-8 BOM: json refuses it
+        b'{"a": 1, "a": 2}',  # the last duplicate wins
+        b"[" * 2000 + b"]" * 2000,  # deeper than orjson reads
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"text": "\xff\xfe"}',  # not UTF-8
+        b'{"type": "message",',
+        b"",
+        b"  \n{}\n ",
+        b"1e400",
+        rb'"\u0000"',
+    ],
+)
+def test_the_body_parser_reads_what_json_loads_reads(body: bytes) -> None:
+    assert _same(_read(parse_json_body, body), _read(json.loads, body))
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values, ascii_only=st.booleans())
+def test_generated_bodies_parse_as_json_loads_parses_them(value: object, ascii_only: bool) -> None:
+    body = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert _same(_read(parse_json_body, body), _read(json.loads, body))
 
 
 async def test_a_redelivery_gets_the_first_answer_also_while_it_is_being_handled() -> None:

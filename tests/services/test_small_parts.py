@@ -98,6 +98,14 @@ def test_greeting_only(text: str, spans: list[tuple[int, int]], expected: bool) 
         ("How do I share a file?", True),
         ("資料を置きました。", False),
         ("了解です", False),
+        ("明日でしょうか。\n資料は後で送ります", True),  # a question ending a line, not the message
+        ("行けませんか 。", True),  # spaces and 。 may follow the ending
+        ("行けませんか　", True),
+        ("確認してないか\n", True),
+        ("ですかね", False),
+        ("ＯＫ？", True),
+        ("か", False),
+        ("", False),
     ],
 )
 def test_questions(text: str, expected: bool) -> None:

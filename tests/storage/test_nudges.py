@@ -265,3 +265,40 @@ async def test_a_sent_nudge_keeps_its_exact_time_whatever_the_zone(db: Database)
     # and the purge, which compares times in SQL, still sees it as recent
     assert await db.nudges.purge_older_than(30) == 0
     assert await db.nudges.get_sent_nudge("n-t") is not None
+
+
+async def test_sent_nudge_records_are_written_together_after_a_moment(db: Database) -> None:
+    at = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+    for number in range(20):
+        await db.nudges.record_sent_nudge(
+            f"n{number}", f"m{number}", "19:c", USER, ["a"], None, "targeted", at
+        )
+    assert await db.read(count_rows, sent_nudges) == 0  # not one transaction per record
+    for _ in range(200):
+        if await db.read(count_rows, sent_nudges) == 20:
+            break
+        await asyncio.sleep(0.01)
+    assert await db.read(count_rows, sent_nudges) == 20  # all of them, without a reader asking
+
+
+async def test_reading_sent_nudges_sees_the_records_still_waiting(db: Database) -> None:
+    at = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+    await db.nudges.record_sent_nudge("n1", "m1", "19:c", USER, ["a"], "act-1", "targeted", at)
+    found = await db.nudges.find_nudge_for_message("19:c", "m1")
+    assert found is not None and found.sent_activity_id == "act-1"
+    await db.nudges.record_sent_nudge("n2", "m2", "19:c", USER, ["a"], "act-2", "targeted", at)
+    assert await db.nudges.mark_withdrawn("n2") is True
+    await db.nudges.record_sent_nudge("n3", "m3", "19:c", USER, ["a"], "act-3", "targeted", at)
+    assert await db.nudges.get_sent_nudge("n3") is not None
+
+
+async def test_closing_the_database_stores_the_records_still_waiting(database_url: str) -> None:
+    at = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+    first = Database.connect(database_url)
+    await first.nudges.record_sent_nudge("n-closing", "m", "19:c", USER, ["a"], None, "targeted", at)
+    await first.close()
+    second = Database.connect(database_url)
+    try:
+        assert await second.nudges.get_sent_nudge("n-closing") is not None
+    finally:
+        await second.close()

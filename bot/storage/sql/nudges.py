@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -34,6 +34,10 @@ from bot.storage.sql._common import (
     utcnow,
 )
 from bot.storage.sql.claims import claim_once
+from bot.storage.sql.write_behind import WriteBehind
+
+if TYPE_CHECKING:
+    from bot.storage.database import Database
 
 GREETING_ONLY = "greeting-only"
 
@@ -196,23 +200,26 @@ _SQLITE_RECORD_SENT = (
 )
 
 
-def _record_sent(conn: sa.Connection, row: dict[str, Any]) -> None:
+def _record_sent(conn: sa.Connection, batch: list[dict[str, Any]]) -> None:
     raw = sqlite_connection(conn)
     if raw is None:
-        conn.execute(_RECORD_SENT[conn.dialect.name], row)
+        conn.execute(_RECORD_SENT[conn.dialect.name], batch)
         return
-    raw.execute(
+    raw.executemany(
         _SQLITE_RECORD_SENT,
-        (
-            row["nudge_id"],
-            row["conversation_id"],
-            row["message_activity_id"],
-            row["user_key"],
-            json.dumps(row["rule_ids"]),  # as SQLAlchemy's JSON type writes it
-            row["sent_activity_id"],
-            row["delivered_via"],
-            sqlite_text_of(row["sent_at"]),
-        ),
+        [
+            (
+                row["nudge_id"],
+                row["conversation_id"],
+                row["message_activity_id"],
+                row["user_key"],
+                json.dumps(row["rule_ids"]),  # as SQLAlchemy's JSON type writes it
+                row["sent_activity_id"],
+                row["delivered_via"],
+                sqlite_text_of(row["sent_at"]),
+            )
+            for row in batch
+        ],
     )
 
 
@@ -263,7 +270,22 @@ def _purge(conn: sa.Connection, cutoff_time: datetime) -> int:
 
 
 class SqlNudgeState(SqlRepository):
-    """``NudgeState``; caps are serialised per (user, day) by a locked counter row."""
+    """``NudgeState``; caps are serialised per (user, day) by a locked counter row.
+
+    Sent-nudge records are written behind (``WriteBehind``): a batch per 20 ms rather than a
+    transaction per nudge; the methods that read or change them settle the batch first.
+    """
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._sent: WriteBehind[dict[str, Any]] = WriteBehind(self._write_sent, what="sent-nudge records")
+
+    async def _write_sent(self, batch: list[dict[str, Any]]) -> None:
+        await self._db.write_relaxed(_record_sent, batch)
+
+    async def settle(self) -> None:
+        """Store the sent-nudge records still waiting (before reading them, and at shutdown)."""
+        await self._sent.settle()
 
     async def reserve(
         self,
@@ -364,7 +386,7 @@ class SqlNudgeState(SqlRepository):
         delivered_via: str,
         at: datetime,
     ) -> None:
-        """Remember where a nudge went (idempotent per ``nudge_id``)."""
+        """Remember where a nudge went (idempotent per ``nudge_id``); stored within 20 ms."""
         row = {
             "nudge_id": nudge_id,
             "conversation_id": conversation_id,
@@ -375,12 +397,13 @@ class SqlNudgeState(SqlRepository):
             "delivered_via": delivered_via,
             "sent_at": at,
         }
-        await self._db.write_relaxed(_record_sent, row)
+        self._sent.add(row)
 
     async def find_nudge_for_message(
         self, conversation_id: str, message_activity_id: str
     ) -> SentNudge | None:
         """The latest nudge sent about a message, withdrawn or not."""
+        await self._sent.settle()
         t = sent_nudges
         query = (
             sa.select(t)
@@ -393,11 +416,13 @@ class SqlNudgeState(SqlRepository):
 
     async def get_sent_nudge(self, nudge_id: str) -> SentNudge | None:
         """A sent nudge by id."""
+        await self._sent.settle()
         found = await self._db.read(rows, sa.select(sent_nudges).where(sent_nudges.c.nudge_id == nudge_id))
         return _to_sent(found[0]) if found else None
 
     async def mark_withdrawn(self, nudge_id: str, at: datetime | None = None) -> bool:
         """Mark a nudge withdrawn; True only for the first caller."""
+        await self._sent.settle()
         t = sent_nudges
         stmt = (
             sa.update(t)
@@ -435,4 +460,5 @@ class SqlNudgeState(SqlRepository):
 
     async def purge_older_than(self, days: int) -> int:
         """Drop counters, sent-nudge records, expired snoozes and events older than ``days``."""
+        await self._sent.settle()
         return await self._db.write(_purge, utcnow() - timedelta(days=days))
