@@ -130,6 +130,8 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         return
     if ok:
         future.set_result(value)
+    elif isinstance(value, StopIteration):  # a Future refuses it (TypeError): the caller would wait forever
+        future.set_exception(RuntimeError(f"a write raised {type(value).__name__}"))
     else:
         future.set_exception(value)
 
@@ -214,7 +216,8 @@ class _SqliteWriter:
                 finally:
                     if relaxed:
                         raw.execute("PRAGMA synchronous=FULL")
-        except Exception as error:  # BEGIN or COMMIT failed: nothing of the batch is stored
+        except BaseException as error:  # BEGIN or COMMIT failed: nothing of the batch is stored
+            # BaseException too: the thread must outlive any job, or every later write would hang
             return [(False, error)] * len(batch)
         return outcomes
 
@@ -229,7 +232,7 @@ class _SqliteWriter:
         raw.execute("SAVEPOINT write_job")
         try:
             value = job.fn(conn, *job.args, **job.kwargs)
-        except Exception as error:  # handed to that caller; the others go on
+        except BaseException as error:  # handed to that caller; the others go on
             raw.execute("ROLLBACK TO SAVEPOINT write_job")
             raw.execute("RELEASE SAVEPOINT write_job")
             return False, error

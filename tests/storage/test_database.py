@@ -176,6 +176,46 @@ async def test_writes_committed_together_fail_alone(db: Database) -> None:
     assert stored == ["a", "b", "d", "taken"]
 
 
+class _NotAnException(BaseException):
+    """Raised by a write function: not an Exception, like KeyboardInterrupt or SystemExit."""
+
+
+@pytest.mark.parametrize(
+    "raised", [_NotAnException("x"), StopIteration()], ids=["BaseException", "StopIteration"]
+)
+async def test_a_write_that_raises_anything_fails_alone_and_later_writes_go_on(
+    db: Database, raised: BaseException
+) -> None:
+    """The SQLite writer thread must outlive any job: otherwise every later write would wait forever."""
+    from bot.storage.models import activity_claims
+
+    def insert(conn: sa.Connection, key: str) -> str:
+        conn.execute(sa.insert(activity_claims).values(key=key, claimed_at=sa.func.current_timestamp()))
+        return key
+
+    def insert_then_raise(conn: sa.Connection, key: str) -> str:
+        insert(conn, key)
+        raise raised
+
+    alone = await asyncio.wait_for(
+        asyncio.gather(db.write(insert_then_raise, "alone"), return_exceptions=True), 10
+    )
+    grouped = await asyncio.wait_for(
+        asyncio.gather(
+            db.write(insert, "a"),
+            db.write(insert_then_raise, "b"),
+            db.write(insert, "c"),
+            return_exceptions=True,
+        ),
+        10,
+    )
+    assert isinstance(alone[0], BaseException) and isinstance(grouped[1], BaseException)
+    assert grouped[0::2] == ["a", "c"]
+    assert await asyncio.wait_for(db.write(insert, "after"), 10) == "after"
+    stored = await db.read(lambda conn: sorted(conn.execute(sa.select(activity_claims.c.key)).scalars()))
+    assert stored == ["a", "after", "c"]
+
+
 async def test_a_closed_database_refuses_writes(database_url: str) -> None:
     db = Database.connect(database_url)
     await db.close()
