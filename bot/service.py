@@ -159,7 +159,9 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         else None
     )
     marks = MarkStore(Path(settings.data_dir) / "stats_marks.json")
-    queries = StatsQueries(database.stats, database.distinct_users, marks)
+    queries = StatsQueries(
+        database.stats, database.distinct_users, marks, rule_titles=lambda: rules.current.short_titles()
+    )
     actions = ActionRegistry()
 
     nudges_holder: list[NudgeService] = []

@@ -72,6 +72,7 @@ class Rule:
 
     id = property(lambda self: self.spec.id)
     title_ja = property(lambda self: self.spec.title_ja)
+    short_title_ja = property(lambda self: self.spec.short_title_ja or self.spec.title_ja)
     explanation_ja = property(lambda self: self.spec.explanation_ja)
     policy_section = property(lambda self: self.spec.policy_section)
     severity = property(lambda self: self.spec.severity)
@@ -177,6 +178,10 @@ class RuleSet:
     def rules(self) -> list[Rule]:
         """All rules, enabled or not, in load order."""
         return list(self._rules.values())
+
+    def short_titles(self) -> dict[str, str]:
+        """Every rule's short Japanese name by id (for the dashboard and the weekly digest)."""
+        return {rule.id: rule.short_title_ja for rule in self._ordered}
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError when unknown)."""

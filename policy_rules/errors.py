@@ -50,6 +50,8 @@ PYDANTIC_MESSAGES_JA: dict[str, str] = {
     "model_type": "項目の集まり（キー: 値）を書いてください",
     "model_attributes_type": "項目の集まり（キー: 値）を書いてください",
     "too_short": "少なくとも 1 つ必要です",
+    "string_too_short": "空にはできません",
+    "string_too_long": "長すぎます",
     "greater_than_equal": "値が小さすぎます",
     "less_than_equal": "値が大きすぎます",
     "frozen_instance": "変更できません",

@@ -96,6 +96,8 @@ def _issues_from_validation(file: str, data: Any, exc: ValidationError) -> list[
         if kind == "union_tag_invalid":
             expected = err.get("ctx", {}).get("expected_tags", "")
             message_ja += f"（使えるもの: {expected}）"
+        elif kind == "string_too_long":
+            message_ja += f"（{err.get('ctx', {}).get('max_length', '')} 文字まで）"
         issues.append(RuleIssue(file, line, path, message_ja, message_en))
     return issues
 

@@ -117,6 +117,8 @@ class RuleSpec(Strict):
 
     id: str
     title_ja: str
+    # a short name for the dashboard's lists and the weekly digest (title_ja when absent)
+    short_title_ja: str | None = Field(default=None, min_length=1, max_length=24)
     explanation_ja: str
     policy_section: str
     enabled: bool = True

@@ -24,7 +24,7 @@ from bot.dashboard.session import CookieSigner
 from bot.dashboard.signin import EntraSignIn, SignInError
 from bot.netutil import is_loopback
 from bot.stats.marks import Mark, MarkError, MarkStore
-from bot.stats.queries import RULE_TITLES, CsvTable, Granularity, StatsQueries, TrendFilter, report_csv
+from bot.stats.queries import CsvTable, Granularity, StatsQueries, TrendFilter, report_csv
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +327,7 @@ class Dashboard:
         self._require(request)
         today = self._today()
         departments, rules = await self.queries.options(today - timedelta(days=MAX_PERIOD_DAYS), today)
+        titles = self.queries.rule_titles()
         marks: list[Mark] = []
         if self.marks is not None:
             try:
@@ -336,7 +337,7 @@ class Dashboard:
         return web.json_response(
             {
                 "departments": departments,
-                "rules": [{"id": rule, "title": RULE_TITLES.get(rule, rule)} for rule in rules],
+                "rules": [{"id": rule, "title": titles.get(rule, rule)} for rule in rules],
                 "marks": [{"day": m.day.isoformat(), "label": m.label} for m in marks],
                 "marks_enabled": self.marks is not None,
                 "today": today.isoformat(),

@@ -21,7 +21,6 @@ from bot.domain import ConversationRef, Delivery, Outgoing
 from bot.ports import OutboundSender, SendResult
 from bot.stats.chart_png import bar_chart_png, png_data_uri
 from bot.stats.queries import (
-    RULE_TITLES,
     Figure,
     StatsQueries,
     TrendFilter,
@@ -118,9 +117,13 @@ def digest_view(
     *,
     week_label: str,
     dashboard_url: str | None = None,
-    rule_titles: Mapping[str, str] = RULE_TITLES,
+    rule_titles: Mapping[str, str],
 ) -> DigestView:
-    """Turn a weekly report (last bucket = the digest's week) into the card's view."""
+    """Turn a weekly report (last bucket = the digest's week) into the card's view.
+
+    ``rule_titles`` are the loaded rules' short names: the digest lists those rules only (a rule
+    no longer loaded is not worth a line in this week's digest).
+    """
     metrics = []
     weeks = len(report.buckets)
     for key, label, unit, lower_is_better in _DIGEST_SERIES:
@@ -143,7 +146,7 @@ def digest_view(
         )
     rules = tuple(
         DigestRuleLine(
-            rule_label=rule_titles.get(r.rule_id, r.rule_id),
+            rule_label=r.title,
             helpful_ratio=r.helpful_ratio.display() + ("%" if r.helpful_ratio.value is not None else ""),
             nudges=r.nudges.display(),
         )
@@ -198,7 +201,12 @@ class WeeklyDigestJob:
         week_end -= timedelta(days=(week_end.weekday() - 6) % 7)  # the Sunday on or before
         since = week_end - timedelta(days=7 * self.weeks - 1)
         report = await self._queries.report(TrendFilter(since, week_end, granularity="week"))
-        view = digest_view(report, week_label=iso_week_label(week_end), dashboard_url=self.dashboard_url)
+        view = digest_view(
+            report,
+            week_label=iso_week_label(week_end),
+            dashboard_url=self.dashboard_url,
+            rule_titles=self._queries.rule_titles(),
+        )
         return digest_card(view)
 
     async def run_due(self) -> SendResult | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal, Protocol
@@ -30,15 +30,8 @@ PHONE = "chat-before-phone"
 
 Granularity = Literal["day", "week"]
 
-RULE_TITLES: Mapping[str, str] = {
-    WRITTEN_ACK: "「承知しました」は いいね！で",
-    GREETING: "定形挨拶は省略",
-    PHONE: "電話の前にチャット",
-    "share-know-how": "ノウハウはチャネルで共有",
-    "personal-info": "個人情報を共有しない",
-    "transcribe-audio": "音声は文字に変換",
-}
-"""Short Japanese names of the built-in rules, for the dashboard and the digest."""
+RuleTitles = Callable[[], Mapping[str, str]]
+"""The loaded rules' short Japanese names by id (``RuleSet.short_titles`` of the current rules)."""
 
 
 class CounterSource(Protocol):
@@ -144,6 +137,7 @@ class RuleFeedback:
     """How a rule's nudges were received: which rules annoy people and need tuning."""
 
     rule_id: str
+    title: str  # the rule's short Japanese name; its id when no loaded rule has that id
     hits: Figure
     nudges: Figure
     helpful: Figure
@@ -214,7 +208,7 @@ class TrendReport:
             "rule_feedback": [
                 {
                     "rule": r.rule_id,
-                    "title": RULE_TITLES.get(r.rule_id, r.rule_id),
+                    "title": r.title,
                     "hits": r.hits.as_json(),
                     "nudges": r.nudges.as_json(),
                     "helpful": r.helpful.as_json(),
@@ -314,12 +308,18 @@ class StatsQueries:
         distinct_users: DistinctSource,
         marks: MarkSource | None = None,
         *,
+        rule_titles: RuleTitles | None = None,
         min_group_size: int = MIN_GROUP_SIZE,
     ) -> None:
         self._counters = counters
         self._distinct = distinct_users
         self._marks = marks
+        self._rule_titles = rule_titles
         self.min_group_size = min_group_size
+
+    def rule_titles(self) -> Mapping[str, str]:
+        """The loaded rules' short names by id (empty when the queries were given none)."""
+        return self._rule_titles() if self._rule_titles is not None else {}
 
     async def options(self, since: date, until: date) -> tuple[list[str], list[str]]:
         """Departments and rule ids seen in the period, for the filters."""
@@ -393,6 +393,7 @@ class StatsQueries:
         rule_ids = sorted({r.rule_id for r in rows if r.rule_id and r.metric != Metric.WG_SUBMISSIONS.value})
         if wanted.rule_id is not None:
             rule_ids = [r for r in rule_ids if r == wanted.rule_id] or [wanted.rule_id]
+        titles = self.rule_titles()
         result = []
         for rule_id in rule_ids:
             helpful = sums.total(Metric.FEEDBACK_HELPFUL, rule_id)
@@ -406,6 +407,7 @@ class StatsQueries:
             result.append(
                 RuleFeedback(
                     rule_id=rule_id,
+                    title=titles.get(rule_id, rule_id),
                     hits=shown(sums.total(Metric.RULE_HITS, rule_id), period_ok),
                     nudges=shown(sums.total(Metric.NUDGES, rule_id), period_ok),
                     helpful=shown(helpful, ratings_ok),
@@ -499,6 +501,7 @@ def report_csv(report: TrendReport, table: CsvTable) -> bytes:
         writer.writerow(
             [
                 "ルール",
+                "ルール名",
                 "検出",
                 "ナッジ送信",
                 "役に立った",
@@ -511,6 +514,7 @@ def report_csv(report: TrendReport, table: CsvTable) -> bytes:
             writer.writerow(
                 [
                     rule.rule_id,
+                    rule.title,
                     rule.hits.display(),
                     rule.nudges.display(),
                     rule.helpful.display(),

@@ -13,6 +13,7 @@ from bot.stats import StatsRecorder
 from bot.stats.marks import MarkStore
 from bot.stats.queries import StatsQueries
 from bot.storage import Database
+from policy_rules.engine import load_rule_set
 from tests.harness.tls import serve_on_loopback
 
 CLIENT_ID = "99999999-8888-7777-6666-555555555555"
@@ -77,7 +78,9 @@ async def start_dashboard(
     setup_dashboard(
         app,
         config=config,
-        stats_queries=StatsQueries(db.stats, db.distinct_users, marks),  # type: ignore[arg-type]
+        stats_queries=StatsQueries(  # type: ignore[arg-type]
+            db.stats, db.distinct_users, marks, rule_titles=load_rule_set().short_titles
+        ),
         marks=marks,
         campaign_status_provider=campaigns,
     )

@@ -133,3 +133,32 @@ def test_unknown_howto_topic_is_refused(tmp_path: Path) -> None:
         load_rule_set([tmp_path])
     [error] = caught.value.errors
     assert error.field_path == "rules[0].howto_topic" and error.line == 6
+
+
+@pytest.mark.parametrize(
+    ("extra_line", "short_title"),
+    [("", "テスト"), ("    short_title_ja: 短い名前\n", "短い名前")],
+    ids=["defaults to title_ja", "given"],
+)
+def test_short_titles_name_every_loaded_rule(tmp_path: Path, extra_line: str, short_title: str) -> None:
+    text = GOOD_RULE.format(rule_id="custom-rule", phrase="合言葉").replace(
+        "    title_ja: テスト\n", "    title_ja: テスト\n" + extra_line
+    )
+    write(tmp_path, "extra.yaml", text)
+    titles = load_rule_set([tmp_path]).short_titles()
+    assert titles["custom-rule"] == short_title
+    assert titles["written-ack"] == "「承知しました」は いいね！で"  # the default YAML's own
+    assert len(titles) == 7
+
+
+@pytest.mark.parametrize("value", ['""', "二十五文字を超える長すぎる短い名前はダッシュボードに収まりません"])
+def test_a_bad_short_title_is_reported_with_its_line(tmp_path: Path, value: str) -> None:
+    text = GOOD_RULE.format(rule_id="custom-rule", phrase="合言葉").replace(
+        "    title_ja: テスト\n", f"    title_ja: テスト\n    short_title_ja: {value}\n"
+    )
+    path = write(tmp_path, "extra.yaml", text)
+    with pytest.raises(RuleLoadError) as caught:
+        load_rule_set([tmp_path])
+    [error] = caught.value.errors
+    assert (error.file, error.line, error.field_path) == (str(path), 4, "rules[0].short_title_ja")
+    assert error.message_ja in ("空にはできません", "長すぎます（24 文字まで）")

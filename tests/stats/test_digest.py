@@ -20,6 +20,7 @@ from bot.stats.queries import StatsQueries, TrendFilter
 from bot.storage import Database
 from bot.teams.outbound import ConnectorClient, KeepAliveHttp, TeamsSender
 from cards.digest import digest_card
+from policy_rules.engine import load_rule_set
 from tests.harness.fake_connector import FakeConnector
 from tests.schemas.check import assert_valid_card
 
@@ -99,10 +100,15 @@ async def seed(db: Database, monday: date, weeks: int = 3) -> None:
 async def test_digest_card_is_valid_japanese_with_charts(lite_db: Database) -> None:
     monday = date(2026, 11, 23)
     await seed(lite_db, monday)
-    queries = StatsQueries(lite_db.stats, lite_db.distinct_users)  # type: ignore[arg-type]
+    queries = StatsQueries(lite_db.stats, lite_db.distinct_users, rule_titles=load_rule_set().short_titles)  # type: ignore[arg-type]
     report = await queries.report(TrendFilter(monday - timedelta(days=56), monday - timedelta(days=1)))
     card = digest_card(
-        digest_view(report, week_label="2026-W47", dashboard_url="https://bot.example/dashboard")
+        digest_view(
+            report,
+            week_label="2026-W47",
+            dashboard_url="https://bot.example/dashboard",
+            rule_titles=queries.rule_titles(),
+        )
     )
     assert_valid_card(card)
     images = [e for e in _walk(card) if e.get("type") == "Image"]
@@ -113,6 +119,7 @@ async def test_digest_card_is_valid_japanese_with_charts(lite_db: Database) -> N
     texts = " ".join(str(e.get("text", "")) for e in _walk(card))
     assert "今週のふりかえり" in texts
     assert "先週より" in texts  # ack rate went down from 37.5 to 25
+    assert "「承知しました」は いいね！で" in str(card)  # the rule's short_title_ja from the YAML
     assert len(str(card).encode()) < 28_000  # Teams' message size limit
 
 

@@ -135,6 +135,26 @@ async def test_rule_feedback_needs_five_raters(
     assert rule.hits.display() == "10"
 
 
+async def test_rules_are_named_by_the_loaded_rules_and_unknown_ones_by_their_id(lite_db: Database) -> None:
+    recorder = recorder_for(lite_db)
+    for rule_id in ("written-ack", "admin-rule", "removed-rule"):
+        write_messages(recorder, day=MONDAY, department="課A", people=6, rule_ids=(rule_id,))
+    await recorder.flush()
+    titles = {"written-ack": "いいね！で", "admin-rule": "管理者のルール"}
+    queries = StatsQueries(lite_db.stats, lite_db.distinct_users, rule_titles=lambda: titles)  # type: ignore[arg-type]
+    report = await queries.report(TrendFilter(MONDAY, SUNDAY))
+    named = {r.rule_id: r.title for r in report.rule_feedback}
+    assert named == {
+        "written-ack": "いいね！で",
+        "admin-rule": "管理者のルール",
+        "removed-rule": "removed-rule",
+    }
+    assert {r["rule"]: r["title"] for r in report.as_json()["rule_feedback"]} == named
+    csv_text = report_csv(report, "rules").decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("ルール,ルール名,検出")
+    assert "admin-rule,管理者のルール,6" in csv_text
+
+
 async def test_before_and_after_a_marked_date(lite_db: Database, tmp_path: Path) -> None:
     marks = MarkStore(tmp_path / "marks.json")
     change = MONDAY + timedelta(days=14)
