@@ -158,7 +158,8 @@ async def build_services(settings: Settings, metrics: Metrics) -> Services:
         if graph is not None
         else None
     )
-    marks = MarkStore(Path(settings.data_dir) / "stats_marks.json")
+    marks = MarkStore(database.marks)
+    await marks.import_file(Path(settings.data_dir) / "stats_marks.json")  # an older version's file
     queries = StatsQueries(
         database.stats, database.distinct_users, marks, rule_titles=lambda: rules.current.short_titles()
     )

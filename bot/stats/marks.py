@@ -1,20 +1,24 @@
 """Dates an admin marks on the trends (a rule change, a campaign), to compare before and after.
 
-The storage package has no table for these, so they live in a small JSON file under the data
-directory (``data/stats_marks.json``), written atomically. Only the date and a short label are
-kept: no name of who marked it.
+Kept in the database (``StatsMarks``), so that every replica shows the same marks. Only the
+date and a short label are kept: no name of who marked it. Before the database held them they
+lived in ``data/stats_marks.json`` per replica; ``import_file`` moves such a file's marks in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
+import logging
 import os
-import tempfile
-import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+from bot.storage.ports import StatsMarks
+
+log = logging.getLogger(__name__)
 
 MAX_LABEL_LENGTH = 80
 MAX_MARKS = 200
@@ -32,74 +36,67 @@ class Mark:
     label: str
 
 
+def clean_label(label: str) -> str:
+    """The label as stored (runs of white space made one space), or ``MarkError``."""
+    cleaned = " ".join(label.split())
+    if not cleaned:
+        raise MarkError("ラベルを入力してください。")
+    if len(cleaned) > MAX_LABEL_LENGTH:
+        raise MarkError(f"ラベルは{MAX_LABEL_LENGTH}文字以内にしてください。")
+    return cleaned
+
+
 class MarkStore:
-    """Marks in a JSON file; reads are cached until the file changes."""
+    """The marks, checked here and stored through the ``StatsMarks`` repository."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._cache: tuple[float, list[Mark]] | None = None
+    def __init__(self, repository: StatsMarks) -> None:
+        self._repository = repository
 
-    def list(self) -> builtins.list[Mark]:
-        """All marks, oldest first (an unreadable file counts as none)."""
-        try:
-            mtime = self.path.stat().st_mtime
-        except FileNotFoundError:
-            return []
-        if self._cache is not None and self._cache[0] == mtime:
-            return list(self._cache[1])
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            marks = sorted(
-                (Mark(date.fromisoformat(item["day"]), str(item["label"])) for item in raw.get("marks", [])),
-                key=lambda m: (m.day, m.label),
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return []
-        self._cache = (mtime, marks)
-        return list(marks)
+    async def list(self) -> builtins.list[Mark]:
+        """All marks, oldest first."""
+        return [Mark(day, label) for day, label in await self._repository.list_marks()]
 
-    def add(self, day: date, label: str) -> Mark:
+    async def add(self, day: date, label: str) -> Mark:
         """Store a mark (a second mark on the same day replaces the first)."""
-        label = " ".join(label.split())
-        if not label:
-            raise MarkError("ラベルを入力してください。")
-        if len(label) > MAX_LABEL_LENGTH:
-            raise MarkError(f"ラベルは{MAX_LABEL_LENGTH}文字以内にしてください。")
-        mark = Mark(day, label)
-        with self._lock:
-            marks = [m for m in self.list() if m.day != day]
-            if len(marks) >= MAX_MARKS:
-                raise MarkError(f"印は{MAX_MARKS}件までです。古い印を削除してください。")
-            self._write([*marks, mark])
+        mark = Mark(day, clean_label(label))
+        if not await self._repository.put_mark(mark.day, mark.label, max_marks=MAX_MARKS):
+            raise MarkError(f"印は{MAX_MARKS}件までです。古い印を削除してください。")
         return mark
 
-    def remove(self, day: date) -> bool:
+    async def remove(self, day: date) -> bool:
         """Remove the mark on ``day``; True if there was one."""
-        with self._lock:
-            marks = self.list()
-            kept = [m for m in marks if m.day != day]
-            if len(kept) == len(marks):
-                return False
-            self._write(kept)
-            return True
+        return await self._repository.delete_mark(day)
 
-    def _write(self, marks: builtins.list[Mark]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        body = {
-            "marks": [
-                {"day": m.day.isoformat(), "label": m.label} for m in sorted(marks, key=lambda m: m.day)
-            ]
-        }
-        # Write-and-rename, so a crash leaves the old file or the new one, never half of one.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".marks-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(body, handle, ensure_ascii=False, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self._cache = None
+    async def import_file(self, path: str | os.PathLike[str]) -> int:
+        """Move the marks of an older version's JSON file in (a day marked already keeps its
+        label), then rename the file to ``*.imported``; how many marks were added.
+
+        A file that cannot be read is left where it is, with a warning.
+        """
+        source = Path(path)
+        marks = await asyncio.to_thread(_read_marks_file, source)
+        if marks is None:
+            return 0
+        known = {mark.day for mark in await self.list()}
+        added = 0
+        for mark in marks:
+            if mark.day not in known and await self._repository.put_mark(
+                mark.day, mark.label, max_marks=MAX_MARKS
+            ):
+                known.add(mark.day)
+                added += 1
+        await asyncio.to_thread(source.rename, source.with_name(source.name + ".imported"))
+        log.info("imported %d dashboard marks from %s", added, source)
+        return added
+
+
+def _read_marks_file(source: Path) -> builtins.list[Mark] | None:
+    """The marks of an older version's file; None when there is none or it cannot be read."""
+    if not source.is_file():
+        return None
+    try:
+        items = json.loads(source.read_text(encoding="utf-8")).get("marks", [])
+        return [Mark(date.fromisoformat(item["day"]), clean_label(str(item["label"]))) for item in items]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        log.warning("dashboard marks file %s not imported: %s", source, type(error).__name__)
+        return None

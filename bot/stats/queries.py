@@ -57,7 +57,7 @@ class DistinctSource(Protocol):
 class MarkSource(Protocol):
     """Dates an admin marked (a rule change, a campaign)."""
 
-    def list(self) -> list[Mark]:
+    async def list(self) -> list[Mark]:
         """All marks, oldest first."""
         ...
 
@@ -456,7 +456,7 @@ class StatsQueries:
         if self._marks is None:
             return []
         result = []
-        for mark in self._marks.list():
+        for mark in await self._marks.list():
             if not wanted.since <= mark.day <= wanted.until:
                 continue
             window = COMPARISON_WINDOW_DAYS

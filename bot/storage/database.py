@@ -44,6 +44,7 @@ from bot.storage.ports import (
     Nominations,
     NudgeState,
     StatsCounters,
+    StatsMarks,
 )
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,7 @@ class Database:
         self.nudges: NudgeState = self._sql_nudges
         self.job_runs: JobRuns = sql.SqlJobRuns(self)
         self.stats: StatsCounters = sql.SqlStatsCounters(self)
+        self.marks: StatsMarks = sql.SqlStatsMarks(self)
         self.distinct_users: DistinctUsers = sql.SqlDistinctUsers(self)
         self.nominations: Nominations = sql.SqlNominations(self)
 

@@ -181,6 +181,16 @@ stats_distinct_users = sa.Table(
     sa.Column("user_hash", KEY, primary_key=True),
 )
 
+# Dates an admin marked on the dashboard (a rule change, a campaign): the date and a short label,
+# never who marked it. One table, so that every replica shows the same marks.
+stats_marks = sa.Table(
+    "stats_marks",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 # -- WG nominations ---------------------------------------------------------------------------
 
 departments = sa.Table(

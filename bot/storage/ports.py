@@ -373,6 +373,23 @@ class DistinctUsers(Protocol):
         ...
 
 
+class StatsMarks(Protocol):
+    """Dates marked on the dashboard, shared by every replica."""
+
+    async def list_marks(self) -> list[tuple[date, str]]:
+        """Every (day, label), oldest first."""
+        ...
+
+    async def put_mark(self, day: date, label: str, *, max_marks: int) -> bool:
+        """Store the mark of ``day`` (replacing one on that day); False when ``max_marks`` other
+        days are marked already (checked in the same transaction, so replicas cannot pass it)."""
+        ...
+
+    async def delete_mark(self, day: date) -> bool:
+        """Remove the mark of ``day``; True if there was one."""
+        ...
+
+
 class Nominations(Protocol):
     """The WG nomination campaigns: departments, campaigns, submissions, audit, reminders."""
 

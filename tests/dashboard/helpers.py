@@ -63,9 +63,12 @@ async def campaigns() -> list[CampaignProgress]:
 
 
 async def start_dashboard(
-    db: Database, *, authority: str = "", marks_path: str | None = None, local: bool = False
+    db: Database, *, authority: str = "", marks: MarkStore | bool = False, local: bool = False
 ) -> tuple[web.AppRunner, str]:
-    """The dashboard on an ephemeral loopback port; returns the runner and its base URL."""
+    """The dashboard on an ephemeral loopback port; returns the runner and its base URL.
+
+    ``marks``: True keeps them in ``db``; a MarkStore keeps them there; False offers none.
+    """
     config = DashboardConfig(
         session_secret=SESSION_SECRET,
         admin_object_ids=frozenset({ADMIN_OID.upper()}),
@@ -74,14 +77,14 @@ async def start_dashboard(
         authority=authority,
     )
     app = web.Application()
-    marks = MarkStore(marks_path) if marks_path else None
+    store = MarkStore(db.marks) if marks is True else marks or None
     setup_dashboard(
         app,
         config=config,
         stats_queries=StatsQueries(  # type: ignore[arg-type]
-            db.stats, db.distinct_users, marks, rule_titles=load_rule_set().short_titles
+            db.stats, db.distinct_users, store, rule_titles=load_rule_set().short_titles
         ),
-        marks=marks,
+        marks=store,
         campaign_status_provider=campaigns,
     )
     runner, port = await serve_on_loopback(app, None)

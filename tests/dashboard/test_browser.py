@@ -44,9 +44,7 @@ async def signed_in_stack(
     await seed_stats(db, date.today())
     async with EntraLoginStandIn(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, tls=ca) as entra:
         entra.sign_in_as(ADMIN_OID)
-        runner, base = await start_dashboard(
-            db, authority=entra.authority, marks_path=str(tmp_path / "marks.json")
-        )
+        runner, base = await start_dashboard(db, authority=entra.authority, marks=True)
         try:
             yield base
         finally:

@@ -55,7 +55,7 @@ async def signed_in_mode(db: Database) -> AsyncIterator[str]:
 @pytest.fixture
 async def local_mode(db: Database, tmp_path: Path) -> AsyncIterator[str]:
     """A local-mode dashboard (no sign-in from loopback) that keeps marks."""
-    runner, base = await start_dashboard(db, local=True, marks_path=str(tmp_path / "marks.json"))
+    runner, base = await start_dashboard(db, local=True, marks=True)
     yield base
     await runner.cleanup()
 
@@ -130,7 +130,7 @@ async def test_static_files_are_a_fixed_list(local_mode: str, case: str, name: s
 async def test_static_files_are_read_once_at_start_up(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runner, base = await start_dashboard(db, local=True, marks_path=str(tmp_path / "marks.json"))
+    runner, base = await start_dashboard(db, local=True, marks=True)
     try:
 
         def no_reading(*args: Any, **kwargs: Any) -> Any:
@@ -161,41 +161,27 @@ async def test_bad_mark_bodies_get_a_400(local_mode: str, body: str | bytes) -> 
         assert "JSON" in (await response.json())["error"]
 
 
-async def test_a_mark_that_cannot_be_written_is_a_503_in_japanese(db: Database, tmp_path: Path) -> None:
-    (tmp_path / "a-file").write_text("not a directory")
-    runner, base = await start_dashboard(db, local=True, marks_path=str(tmp_path / "a-file" / "marks.json"))
+async def test_a_mark_that_cannot_be_written_is_a_503_in_japanese(db: Database) -> None:
+    unreachable = Database.connect(db.url)  # the marks' database, gone
+    await unreachable.close()
+    runner, base = await start_dashboard(db, local=True, marks=MarkStore(unreachable.marks))
     try:
         headers = {"X-CSRF-Token": await local_csrf(base)}
-        async with (
-            aiohttp.ClientSession() as client,
-            client.post(
+        async with aiohttp.ClientSession() as client:
+            async with client.post(
                 f"{base}/dashboard/api/marks", json={"day": "2026-11-01", "label": "変更"}, headers=headers
-            ) as response,
-        ):
-            assert response.status == 503
-            assert "書き込めませんでした" in (await response.json())["error"]
-            assert "Content-Security-Policy" in response.headers
+            ) as response:
+                assert response.status == 503
+                assert "書き込めませんでした" in (await response.json())["error"]
+                assert "Content-Security-Policy" in response.headers
+            async with client.delete(f"{base}/dashboard/api/marks/2026-11-01", headers=headers) as response:
+                assert response.status == 503
+                assert "書き込めませんでした" in (await response.json())["error"]
+            async with client.get(f"{base}/dashboard/api/options") as response:
+                assert response.status == 200  # the trends still show, without the marks
+                assert (await response.json())["marks"] == []
     finally:
         await runner.cleanup()
-
-
-async def test_a_mark_that_cannot_be_removed_is_a_503(
-    local_mode: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    headers = {"X-CSRF-Token": await local_csrf(local_mode)}
-    async with aiohttp.ClientSession() as client:
-        async with client.post(
-            f"{local_mode}/dashboard/api/marks", json={"day": "2026-11-01", "label": "変更"}, headers=headers
-        ) as response:
-            assert response.status == 201
-
-        def disk_full(self: MarkStore, day: Any) -> bool:
-            raise OSError(28, "No space left on device")
-
-        monkeypatch.setattr(MarkStore, "remove", disk_full)
-        async with client.delete(f"{local_mode}/dashboard/api/marks/2026-11-01", headers=headers) as response:
-            assert response.status == 503
-            assert "書き込めませんでした" in (await response.json())["error"]
 
 
 async def test_marks_are_added_and_removed(local_mode: str) -> None:

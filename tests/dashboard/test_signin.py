@@ -41,9 +41,7 @@ async def entra(ca_env: TestCA) -> AsyncIterator[EntraLoginStandIn]:
 @pytest.fixture
 async def dashboard(db: Database, entra: EntraLoginStandIn, tmp_path: Path) -> AsyncIterator[str]:
     await seed_stats(db, date.today())
-    runner, base = await start_dashboard(
-        db, authority=entra.authority, marks_path=str(tmp_path / "marks.json")
-    )
+    runner, base = await start_dashboard(db, authority=entra.authority, marks=True)
     yield base
     await runner.cleanup()
 

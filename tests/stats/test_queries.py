@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -155,10 +154,10 @@ async def test_rules_are_named_by_the_loaded_rules_and_unknown_ones_by_their_id(
     assert "admin-rule,管理者のルール,6" in csv_text
 
 
-async def test_before_and_after_a_marked_date(lite_db: Database, tmp_path: Path) -> None:
-    marks = MarkStore(tmp_path / "marks.json")
+async def test_before_and_after_a_marked_date(lite_db: Database) -> None:
+    marks = MarkStore(lite_db.marks)
     change = MONDAY + timedelta(days=14)
-    marks.add(change, "挨拶ルールの文言を変更")
+    await marks.add(change, "挨拶ルールの文言を変更")
     recorder = recorder_for(lite_db)
     write_messages(
         recorder,
@@ -176,21 +175,20 @@ async def test_before_and_after_a_marked_date(lite_db: Database, tmp_path: Path)
     assert comparison.after["greeting_per_100"].value == 0.0
 
 
-MARK_CASES = [("", "ラベルを入力してください。"), ("x" * 81, "80文字以内")]
+MARK_CASES = [
+    ("", "ラベルを入力してください。"),
+    (" \t\n", "ラベルを入力してください。"),
+    ("x" * 81, "80文字以内"),
+]
 
 
-@pytest.mark.parametrize(("label", "message"), MARK_CASES, ids=["empty", "too long"])
-def test_bad_marks_are_refused_with_a_japanese_reason(tmp_path: Path, label: str, message: str) -> None:
+@pytest.mark.parametrize(("label", "message"), MARK_CASES, ids=["empty", "blank", "too long"])
+async def test_bad_marks_are_refused_with_a_japanese_reason(
+    lite_db: Database, label: str, message: str
+) -> None:
     with pytest.raises(MarkError, match=message):
-        MarkStore(tmp_path / "marks.json").add(MONDAY, label)
-
-
-def test_marks_survive_a_new_store_and_replace_by_day(tmp_path: Path) -> None:
-    MarkStore(tmp_path / "m.json").add(MONDAY, "一回目")
-    MarkStore(tmp_path / "m.json").add(MONDAY, "二回目")
-    assert [m.label for m in MarkStore(tmp_path / "m.json").list()] == ["二回目"]
-    assert MarkStore(tmp_path / "m.json").remove(MONDAY)
-    assert MarkStore(tmp_path / "m.json").list() == []
+        await MarkStore(lite_db.marks).add(MONDAY, label)
+    assert await MarkStore(lite_db.marks).list() == []
 
 
 async def test_csv_is_utf8_with_bom_and_keeps_the_small_group_rule(lite_db: Database) -> None:

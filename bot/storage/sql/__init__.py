@@ -2,6 +2,7 @@
 
 from bot.storage.sql.claims import SqlActivityClaims, SqlJobRuns
 from bot.storage.sql.conversations import SqlConversationStore
+from bot.storage.sql.marks import SqlStatsMarks
 from bot.storage.sql.nominations import SqlNominations
 from bot.storage.sql.nudges import SqlNudgeState
 from bot.storage.sql.stats import SqlDistinctUsers, SqlStatsCounters
@@ -14,4 +15,5 @@ __all__ = [
     "SqlNominations",
     "SqlNudgeState",
     "SqlStatsCounters",
+    "SqlStatsMarks",
 ]
