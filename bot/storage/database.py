@@ -56,6 +56,7 @@ DEFAULT_DATABASE_URL = "sqlite:///data/bot.db"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 SQLITE_READER_THREADS = 4
 SQLITE_MAX_GROUP_COMMIT = 200
+RELAXED_POOL_SIZE = 24  # PostgreSQL: relaxed writes under a burst of messages (16+ at once)
 # Any constant works; it only has to be the same in every replica.
 MIGRATION_LOCK_KEY = 0x6D61_6562_6173_6869  # "maebashi"
 _BEGIN_MODE = "sqlite_begin"
@@ -249,6 +250,7 @@ class Database:
         self.dialect = url.get_backend_name()
         self._closed = False
         self._async_engine: AsyncEngine | None = None
+        self._relaxed_engine: AsyncEngine | None = None  # PostgreSQL: synchronous_commit off
         self._sync_engine: sa.Engine | None = None
         self._writer: _SqliteWriter | None = None
         self._reader_threads: ThreadPoolExecutor | None = None
@@ -278,6 +280,24 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,  # a replica survives a database restart without failing a request
                 pool_reset_on_return=None,  # every use ends in COMMIT or ROLLBACK already
+            )
+            # Relaxed writes get connections of their own, whose sessions do not wait for the WAL
+            # flush at commit: a SET LOCAL in each transaction cost a round trip per write. They
+            # run on the message path (a nudge's reservation), so the pool holds enough idle
+            # connections for a burst (an overflow connection is closed on return, and opening
+            # one costs more than the write) and does not ping each one before use: after a
+            # database restart the first write on a dead connection fails (the caller handles
+            # that as any failed write: no nudge for that message, the statistics retry) and
+            # the pool replaces all its connections.
+            self._relaxed_engine = create_async_engine(
+                url,
+                echo=echo,
+                hide_parameters=True,
+                pool_size=max(pool_size, RELAXED_POOL_SIZE),
+                max_overflow=pool_size,
+                pool_pre_ping=False,
+                pool_reset_on_return=None,
+                connect_args={"server_settings": {"synchronous_commit": "off"}},
             )
         from bot.storage import sql  # the repositories need Database; import late
 
@@ -333,13 +353,25 @@ class Database:
         synchronous_commit=off). Never use it for nominations or anything people submitted.
         """
         self._check_open()
-        if self._async_engine is not None:
-            async with self._async_engine.begin() as conn:
-                await conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+        if self._relaxed_engine is not None:
+            async with self._relaxed_engine.begin() as conn:
                 return await conn.run_sync(fn, *args, **kwargs)
         assert self._writer is not None
         result: T = await self._writer.submit(fn, args, kwargs, durable=False)
         return result
+
+    async def call_relaxed(self, statement: sa.Executable, parameters: dict[str, Any]) -> Any:
+        """PostgreSQL: run one statement that is a whole transaction by itself (a call of a
+        database function), relaxed as ``write_relaxed``, in one round trip (no BEGIN, no
+        COMMIT); the first column of its first row.
+        """
+        self._check_open()
+        if self._relaxed_engine is None:
+            raise UnsupportedDatabase("call_relaxed is for PostgreSQL")
+        async with self._relaxed_engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            result = await conn.execute(statement, parameters)
+            return result.scalar()
 
     async def read(
         self, fn: Callable[Concatenate[sa.Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
@@ -387,6 +419,8 @@ class Database:
         self._closed = True
         if self._async_engine is not None:
             await self._async_engine.dispose()
+        if self._relaxed_engine is not None:
+            await self._relaxed_engine.dispose()
         if self._sync_engine is not None:
             assert self._writer is not None and self._reader_threads is not None
             loop = asyncio.get_running_loop()

@@ -285,3 +285,61 @@ async def test_database_errors_do_not_carry_the_values_written(db: Database) -> 
     with pytest.raises(sa.exc.IntegrityError) as raised:
         await db.write(insert_twice)
     assert secret not in str(raised.value)
+
+
+@pytest.mark.postgres
+async def test_relaxed_writes_on_postgresql_do_not_wait_for_the_wal_and_durable_ones_do(
+    postgres_url: str,
+) -> None:
+    db = Database.connect(postgres_url)
+    try:
+
+        def setting(conn: sa.Connection) -> str:
+            return str(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+        assert await db.write_relaxed(setting) == "off"
+        assert await db.write(setting) == "on"
+        assert await db.call_relaxed(sa.text("SELECT current_setting('synchronous_commit')"), {}) == "off"
+    finally:
+        await db.close()
+
+
+async def test_call_relaxed_is_for_postgresql_only(tmp_path: Path) -> None:
+    db = Database.connect(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        with pytest.raises(UnsupportedDatabase):
+            await db.call_relaxed(sa.text("SELECT 1"), {})
+    finally:
+        await db.close()
+
+
+@pytest.mark.postgres
+async def test_after_the_database_drops_every_connection_writes_recover(postgres_url: str) -> None:
+    """Durable writes ping first and never fail; a relaxed write may fail once, then the pool is new."""
+    db = Database.connect(postgres_url)
+    other = Database.connect(postgres_url)
+
+    def backend(conn: sa.Connection) -> int:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    try:
+        await asyncio.gather(*(db.write_relaxed(backend) for _ in range(4)), db.write(backend))
+        await other.write(
+            lambda conn: conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            ).all()
+        )
+        await asyncio.sleep(0.2)
+        assert await db.write(backend) > 0  # pinged, replaced, no failure
+        outcomes = []
+        for _ in range(3):
+            try:
+                outcomes.append(await db.write_relaxed(backend) > 0)
+            except sa.exc.DBAPIError as error:
+                assert error.connection_invalidated
+                outcomes.append(False)
+        assert outcomes[-2:] == [True, True] and outcomes.count(False) <= 1
+    finally:
+        await db.close()
+        await other.close()

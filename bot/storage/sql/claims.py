@@ -10,8 +10,6 @@ import sqlalchemy as sa
 from bot.storage.models import activity_claims, job_runs
 from bot.storage.sql._common import (
     SqlRepository,
-    chunks,
-    insert_for,
     per_dialect,
     sqlite_connection,
     sqlite_text_of,
@@ -33,6 +31,12 @@ _CLAIM_RUN = per_dialect(
 )
 
 
+_PG_CLAIM_MANY = sa.text(
+    "INSERT INTO activity_claims (key, claimed_at) "
+    "SELECT key, :now FROM unnest(CAST(:keys AS VARCHAR[])) AS key "
+    "ON CONFLICT (key) DO NOTHING RETURNING key"
+).bindparams(sa.bindparam("now", type_=activity_claims.c.claimed_at.type))
+
 _SQLITE_CLAIM = "INSERT INTO activity_claims (key, claimed_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 
 
@@ -53,16 +57,10 @@ def _claim_many(conn: sa.Connection, keys: Sequence[str], now: datetime) -> set[
         # one fixed statement per key: a multi-row INSERT of a new length is compiled anew by
         # SQLAlchemy every time, and the statistics flush claims a batch of another length
         return {key for key in keys if claim_once(conn, key, now)}
-    claimed: set[str] = set()
-    for part in chunks(keys, 2):
-        stmt = (
-            insert_for(conn, activity_claims)
-            .values([{"key": k, "claimed_at": now} for k in part])
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(activity_claims.c.key)
-        )
-        claimed.update(conn.execute(stmt).scalars())
-    return claimed
+    # PostgreSQL: one fixed statement over an array, compiled once whatever the batch's length (a
+    # multi-row VALUES of a new length was compiled anew by SQLAlchemy, row by row, every flush);
+    # sorted, so that two replicas claiming overlapping batches lock the keys in the same order.
+    return set(conn.execute(_PG_CLAIM_MANY, {"keys": sorted(keys), "now": now}).scalars())
 
 
 def _purge(conn: sa.Connection, cutoff: datetime) -> int:

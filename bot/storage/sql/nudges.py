@@ -65,23 +65,6 @@ _LOCK_USER_DAY = (
     .where(_U.c.user_key == sa.bindparam("user_key"), _U.c.day == sa.bindparam("day"))
     .with_for_update()
 )
-_SNOOZED_UNTIL = sa.select(nudge_snoozes.c.until).where(nudge_snoozes.c.user_key == sa.bindparam("user_key"))
-_OPTED_OUT = sa.select(nudge_opt_outs.c.rule_id).where(nudge_opt_outs.c.user_key == sa.bindparam("user_key"))
-_RULE_COUNTS = sa.select(_R.c.rule_id, _R.c.count).where(
-    _R.c.user_key == sa.bindparam("user_key"),
-    _R.c.day == sa.bindparam("day"),
-    _R.c.rule_id.in_(sa.bindparam("rule_ids", expanding=True)),
-)
-_BUMP_RULE = per_dialect(
-    lambda insert: insert(_R).on_conflict_do_update(
-        index_elements=["user_key", "day", "rule_id"], set_={"count": _R.c.count + 1}
-    )
-)
-_BUMP_TOTAL = (
-    sa.update(_U)
-    .where(_U.c.user_key == sa.bindparam("b_user_key"), _U.c.day == sa.bindparam("b_day"))
-    .values(total=_U.c.total + sa.bindparam("granted"))
-)
 
 
 def _lock_user_day(conn: sa.Connection, user_key: str, day: date) -> int:
@@ -105,30 +88,22 @@ def _reserve(
     once_key: str | None = None,
     now: datetime | None = None,
 ) -> list[str]:
+    """SQLite's reservation (PostgreSQL calls the nudge_reserve function of migration 0004)."""
     if once_key is not None and not claim_once(conn, once_key, now or utcnow()):
         return []  # handled before (a redelivery, or another replica)
     raw = sqlite_connection(conn)
-    if raw is not None:
-        return _reserve_sqlite(raw, user_key, wanted, day, per_rule_cap, overall_cap)
-    total = _lock_user_day(conn, user_key, day)
-    snoozed_until = conn.execute(_SNOOZED_UNTIL, {"user_key": user_key}).scalar_one_or_none()
-    if snoozed_until is not None and day <= snoozed_until:
-        return []
-    opted_out = set(conn.execute(_OPTED_OUT, {"user_key": user_key}).scalars())
-    counts: dict[str, int] = {
-        rule_id: count
-        for rule_id, count in conn.execute(
-            _RULE_COUNTS, {"user_key": user_key, "day": day, "rule_ids": wanted}
-        )
-    }
-    granted = _grant(wanted, total, opted_out, counts, per_rule_cap, overall_cap)
-    if granted:
-        conn.execute(
-            _BUMP_RULE[conn.dialect.name],
-            [{"user_key": user_key, "day": day, "rule_id": rule_id, "count": 1} for rule_id in granted],
-        )
-        conn.execute(_BUMP_TOTAL, {"b_user_key": user_key, "b_day": day, "granted": len(granted)})
-    return granted
+    assert raw is not None, "PostgreSQL reserves through the nudge_reserve function"
+    return _reserve_sqlite(raw, user_key, wanted, day, per_rule_cap, overall_cap)
+
+
+# PostgreSQL: the whole reservation in one call (migration 0004), one round trip in autocommit.
+_PG_RESERVE = sa.text(
+    "SELECT nudge_reserve(:user_key, CAST(:rule_ids AS VARCHAR[]), :day, :per_rule_cap, "
+    ":overall_cap, :once_key, :now)"
+).bindparams(
+    sa.bindparam("day", type_=sa.Date()),
+    sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+)
 
 
 def _grant(
@@ -302,6 +277,20 @@ class SqlNudgeState(SqlRepository):
         wanted = unique_in_order(rule_ids)
         if not wanted or per_rule_cap <= 0 or overall_cap <= 0:
             return []
+        if self._db.dialect == "postgresql":
+            granted = await self._db.call_relaxed(
+                _PG_RESERVE,
+                {
+                    "user_key": user_key,
+                    "rule_ids": wanted,
+                    "day": day,
+                    "per_rule_cap": per_rule_cap,
+                    "overall_cap": overall_cap,
+                    "once_key": once_key,
+                    "now": utcnow(),
+                },
+            )
+            return list(granted or [])
         return await self._db.write_relaxed(
             _reserve, user_key, wanted, day, per_rule_cap, overall_cap, once_key, utcnow()
         )
