@@ -37,8 +37,10 @@ def slot_setting_init(cls: type[_T]) -> type[_T]:
     parameters: list[str] = []
     body: list[str] = []
     for item in dataclasses.fields(cls):
-        if not item.init or item.default_factory is not dataclasses.MISSING:
+        if not item.init or item.default_factory is not dataclasses.MISSING or item.kw_only:
             raise TypeError(f"{cls.__name__}.{item.name}: only plain fields and defaults are supported")
+        if item.name not in cls.__dict__:  # declared by a base class: its slot is not ours
+            raise TypeError(f"{cls.__name__}.{item.name}: inherited fields are not supported")
         if item.default is dataclasses.MISSING:
             parameters.append(item.name)
         else:

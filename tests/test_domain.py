@@ -98,6 +98,18 @@ def test_what_it_cannot_do_the_same_is_refused() -> None:
     class NotFrozen:
         a: int
 
-    for cls in (NoSlots, Factory, PostInit, NotFrozen):
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class KeywordOnly:
+        a: int = dataclasses.field(kw_only=True)
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Base:
+        a: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Derived(Base):
+        b: int
+
+    for cls in (NoSlots, Factory, PostInit, NotFrozen, KeywordOnly, Derived):
         with pytest.raises(TypeError):
             slot_setting_init(cls)

@@ -41,6 +41,8 @@ def clean_label(label: str) -> str:
     cleaned = " ".join(label.split())
     if not cleaned:
         raise MarkError("ラベルを入力してください。")
+    if any(char < " " or char == "\x7f" or "\ud800" <= char <= "\udfff" for char in cleaned):
+        raise MarkError("ラベルに使えない文字が含まれています。")
     if len(cleaned) > MAX_LABEL_LENGTH:
         raise MarkError(f"ラベルは{MAX_LABEL_LENGTH}文字以内にしてください。")
     return cleaned
@@ -77,26 +79,41 @@ class MarkStore:
         marks = await asyncio.to_thread(_read_marks_file, source)
         if marks is None:
             return 0
-        known = {mark.day for mark in await self.list()}
         added = 0
-        for mark in marks:
-            if mark.day not in known and await self._repository.put_mark(
-                mark.day, mark.label, max_marks=MAX_MARKS
-            ):
-                known.add(mark.day)
-                added += 1
-        await asyncio.to_thread(source.rename, source.with_name(source.name + ".imported"))
+        try:  # the bot starts whatever happens here: the marks are a convenience
+            known = {mark.day for mark in await self.list()}
+            for mark in marks:
+                if mark.day not in known and await self._repository.put_mark(
+                    mark.day, mark.label, max_marks=MAX_MARKS
+                ):
+                    known.add(mark.day)
+                    added += 1
+            await asyncio.to_thread(source.rename, source.with_name(source.name + ".imported"))
+        except Exception as error:
+            log.warning(
+                "dashboard marks file %s imported in part (%d marks): %s", source, added, type(error).__name__
+            )
+            return added
         log.info("imported %d dashboard marks from %s", added, source)
         return added
 
 
 def _read_marks_file(source: Path) -> builtins.list[Mark] | None:
-    """The marks of an older version's file; None when there is none or it cannot be read."""
+    """The marks of an older version's file (entries this version refuses are left out); None
+    when there is no file or it cannot be read."""
     if not source.is_file():
         return None
     try:
         items = json.loads(source.read_text(encoding="utf-8")).get("marks", [])
-        return [Mark(date.fromisoformat(item["day"]), clean_label(str(item["label"]))) for item in items]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        if not isinstance(items, builtins.list):
+            raise TypeError("marks is not a list")
+    except (OSError, ValueError, TypeError, AttributeError) as error:
         log.warning("dashboard marks file %s not imported: %s", source, type(error).__name__)
         return None
+    marks: builtins.list[Mark] = []
+    for item in items:
+        try:
+            marks.append(Mark(date.fromisoformat(item["day"]), clean_label(str(item["label"]))))
+        except (ValueError, KeyError, TypeError):  # MarkError is a ValueError
+            log.warning("a mark in %s was left out: it is not valid", source)  # never its label
+    return marks

@@ -56,7 +56,7 @@ DEFAULT_DATABASE_URL = "sqlite:///data/bot.db"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 SQLITE_READER_THREADS = 4
 SQLITE_MAX_GROUP_COMMIT = 200
-RELAXED_POOL_SIZE = 24  # PostgreSQL: relaxed writes under a burst of messages (16+ at once)
+RELAXED_POOL_SIZE = 16  # PostgreSQL: relaxed writes under a burst of messages (16 at once)
 # Any constant works; it only has to be the same in every replica.
 MIGRATION_LOCK_KEY = 0x6D61_6562_6173_6869  # "maebashi"
 _BEGIN_MODE = "sqlite_begin"
@@ -293,8 +293,8 @@ class Database:
                 url,
                 echo=echo,
                 hide_parameters=True,
-                pool_size=max(pool_size, RELAXED_POOL_SIZE),
-                max_overflow=pool_size,
+                pool_size=RELAXED_POOL_SIZE,
+                max_overflow=RELAXED_POOL_SIZE // 2,
                 pool_pre_ping=False,
                 pool_reset_on_return=None,
                 connect_args={"server_settings": {"synchronous_commit": "off"}},

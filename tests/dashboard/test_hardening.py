@@ -232,3 +232,15 @@ def test_errors_are_json_with_the_security_headers() -> None:
     assert error.headers["X-Content-Type-Options"] == "nosniff"
     assert "Content-Security-Policy" in error.headers
     assert _json_error("x", 503).status == 503
+
+
+@pytest.mark.parametrize("label", ["ヌル\u0000文字", "サロゲート\udcff"], ids=["NUL", "surrogate"])
+async def test_a_mark_label_no_database_keeps_is_a_400_in_japanese(local_mode: str, label: str) -> None:
+    headers = {"X-CSRF-Token": await local_csrf(local_mode), "Content-Type": "application/json"}
+    body = json.dumps({"day": "2026-11-01", "label": label})  # \\u escapes: valid JSON either way
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(f"{local_mode}/dashboard/api/marks", data=body, headers=headers) as response,
+    ):
+        assert response.status == 400
+        assert "使えない文字" in (await response.json())["error"]

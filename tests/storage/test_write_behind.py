@@ -73,3 +73,45 @@ async def test_a_failed_batch_is_logged_without_its_rows_and_later_rows_are_writ
     behind.add("next")
     await behind.settle()
     assert sink.batches == [["next"]]
+
+
+async def test_a_reader_cancelled_while_it_waits_does_not_cancel_the_write() -> None:
+    sink = Sink(delay_s=0.05)
+    behind: WriteBehind[str] = WriteBehind(sink, what="rows", delay_s=10)
+    behind.add("kept")
+    reader = asyncio.ensure_future(behind.settle())
+    await asyncio.sleep(0.01)  # the write is under way
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    await asyncio.sleep(0.1)
+    assert sink.batches == [["kept"]]
+
+
+async def test_settle_also_writes_rows_added_while_it_waits() -> None:
+    sink = Sink(delay_s=0.02)
+    behind: WriteBehind[str] = WriteBehind(sink, what="rows", delay_s=10)
+    behind.add("first")
+    settling = asyncio.ensure_future(behind.settle())
+    await asyncio.sleep(0.005)
+    behind.add("meanwhile")  # gets only a 10 s timer of its own
+    await settling
+    assert behind.waiting == 0
+    assert sink.batches == [["first"], ["meanwhile"]]
+
+
+def test_a_timer_of_a_closed_event_loop_does_not_keep_rows_waiting() -> None:
+    sink = Sink()
+    behind: WriteBehind[str] = WriteBehind(sink, what="rows", delay_s=0.01)
+
+    async def add(row: str) -> None:
+        behind.add(row)
+
+    asyncio.run(add("left behind"))  # that loop closes before its timer fires
+
+    async def add_and_wait() -> None:
+        behind.add("next")
+        await asyncio.sleep(0.1)
+
+    asyncio.run(add_and_wait())
+    assert [row for batch in sink.batches for row in batch] == ["left behind", "next"]

@@ -248,7 +248,9 @@ class SqlNudgeState(SqlRepository):
     """``NudgeState``; caps are serialised per (user, day) by a locked counter row.
 
     Sent-nudge records are written behind (``WriteBehind``): a batch per 20 ms rather than a
-    transaction per nudge; the methods that read or change them settle the batch first.
+    transaction per nudge; the methods that read or change them settle this replica's batch
+    first. Another replica sees a record once its batch is stored: an edit it handles within
+    those ~20 ms of the nudge's delivery finds no nudge to withdraw (and may nudge again).
     """
 
     def __init__(self, db: Database) -> None:
@@ -256,7 +258,14 @@ class SqlNudgeState(SqlRepository):
         self._sent: WriteBehind[dict[str, Any]] = WriteBehind(self._write_sent, what="sent-nudge records")
 
     async def _write_sent(self, batch: list[dict[str, Any]]) -> None:
-        await self._db.write_relaxed(_record_sent, batch)
+        try:
+            await self._db.write_relaxed(_record_sent, batch)
+        except sa.exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # a pooled connection was dead (the database restarted): the insert is idempotent,
+            # so once more on a fresh connection rather than dropping the batch
+            await self._db.write_relaxed(_record_sent, batch)
 
     async def settle(self) -> None:
         """Store the sent-nudge records still waiting (before reading them, and at shutdown)."""

@@ -41,6 +41,7 @@ class WriteBehind(Generic[Row]):
         self._max_rows = max_rows
         self._rows: list[Row] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._writing: set[asyncio.Task[None]] = set()
 
     @property
@@ -53,19 +54,25 @@ class WriteBehind(Generic[Row]):
         self._rows.append(row)
         if len(self._rows) >= self._max_rows:
             self._start_write()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._delay_s, self._start_write)
+        elif self._timer is None or self._timer_loop is None or self._timer_loop.is_closed():
+            # (a timer of an event loop that has closed since will never fire: start another)
+            self._timer_loop = asyncio.get_running_loop()
+            self._timer = self._timer_loop.call_later(self._delay_s, self._start_write)
 
     async def settle(self) -> None:
-        """Write the waiting rows now and wait until every batch under way is stored (or failed)."""
-        self._start_write()
-        while self._writing:
-            await asyncio.gather(*self._writing)
+        """Write the waiting rows now and wait until every batch under way is stored (or failed).
+
+        Rows added meanwhile are written too before it returns. A caller cancelled while it
+        waits does not cancel the writes: they go on, and their rows are stored.
+        """
+        while self._rows or self._writing:
+            self._start_write()
+            await asyncio.shield(asyncio.gather(*self._writing))
 
     def _start_write(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+            self._timer = self._timer_loop = None
         if not self._rows:
             return
         rows, self._rows = self._rows, []
@@ -78,3 +85,6 @@ class WriteBehind(Generic[Row]):
             await self._write(rows)
         except Exception as error:
             log.error("writing %d %s failed: %s", len(rows), self._what, type(error).__name__)
+        except asyncio.CancelledError:  # only the event loop closing cancels these
+            log.error("writing %d %s was cancelled", len(rows), self._what)
+            raise

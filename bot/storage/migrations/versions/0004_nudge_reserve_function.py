@@ -35,6 +35,9 @@ DECLARE
     v_rule varchar;
     v_granted varchar[] := '{}';
 BEGIN
+    IF p_per_rule_cap <= 0 OR p_overall_cap <= 0 THEN
+        RETURN v_granted;  -- nothing may nudge (the caller returns before calling, too)
+    END IF;
     IF p_once_key IS NOT NULL THEN
         INSERT INTO activity_claims (key, claimed_at) VALUES (p_once_key, p_now)
             ON CONFLICT (key) DO NOTHING;
@@ -45,13 +48,10 @@ BEGIN
     INSERT INTO nudge_user_days (user_key, day, total) VALUES (p_user_key, p_day, 0)
         ON CONFLICT (user_key, day) DO NOTHING;
     -- concurrent reservations for this user and day wait here, on any replica
-    SELECT total INTO v_total FROM nudge_user_days
-        WHERE user_key = p_user_key AND day = p_day FOR UPDATE;
+    SELECT total INTO STRICT v_total FROM nudge_user_days
+        WHERE user_key = p_user_key AND day = p_day FOR UPDATE;  -- STRICT: no row is an error
     SELECT until INTO v_snoozed FROM nudge_snoozes WHERE user_key = p_user_key;
     IF v_snoozed IS NOT NULL AND p_day <= v_snoozed THEN
-        RETURN v_granted;
-    END IF;
-    IF p_per_rule_cap <= 0 OR p_overall_cap <= 0 THEN
         RETURN v_granted;
     END IF;
     FOREACH v_rule IN ARRAY p_rule_ids LOOP
