@@ -485,19 +485,33 @@ async def quiet_phase(
     options: argparse.Namespace,
     wrk: str | None,
     handler_name: str,
+    bare_stdlib: Any | None = None,
+    bare_stdlib_port: int = 0,
 ) -> bool:
-    """Messages that trigger no rule: print the comparison; True when below target or incomplete."""
+    """Messages that trigger no rule: print the comparison; True when below target or incomplete.
+
+    ``bare_stdlib``: the bare handler parsing with the standard library's json, measured in the
+    same rounds and printed beside the figure (the target is against the orjson one).
+    """
     seconds, connections, repeats = options.seconds, options.connections, options.rounds
     body = json.dumps(channel_message(options.text, service_url=options.service_url), ensure_ascii=False)
     authorization = openid.authorization(service_url=options.service_url)
     bot_url = f"http://127.0.0.1:{bot_port}/api/messages"
     bare_url = f"http://127.0.0.1:{bare_port}/api/messages"
-    for url in (bare_url, bot_url):  # warm-up: keys fetched, token cached, code paths hot
+    stdlib_url = f"http://127.0.0.1:{bare_stdlib_port}/api/messages"
+    for url in (bare_url, bot_url, *([stdlib_url] if bare_stdlib else [])):  # warm-up: keys, token, hot code
         await drive(url, body, authorization, 2, connections, wrk)
     before = await read_metric(bot_port, 'activities_total{type="message"}')
     rounds: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    stdlib_rounds: list[dict[str, Any]] = []
     for _ in range(repeats):  # alternate, so that noise from other processes hits both alike
         bare_round = await measured(bare.pid, drive(bare_url, body, authorization, seconds, connections, wrk))
+        if bare_stdlib is not None:
+            stdlib_rounds.append(
+                await measured(
+                    bare_stdlib.pid, drive(stdlib_url, body, authorization, seconds, connections, wrk)
+                )
+            )
         bot_round = await measured(bot.pid, drive(bot_url, body, authorization, seconds, connections, wrk))
         rounds.append((bare_round, bot_round))
     handled = await read_metric(bot_port, 'activities_total{type="message"}') - before
@@ -530,6 +544,18 @@ async def quiet_phase(
             f"CPU-bound ratio (bare CPU per request / bot CPU per request): "
             f"{bare_result['cpu_us'] / bot_result['cpu_us']:.2f}  (what the ratio would be on an idle machine)"
         )
+    if stdlib_rounds:
+        stdlib_result = combine(stdlib_rounds)
+        stdlib_ratios = sorted(
+            bot["rps"] / s["rps"] for s, (_, bot) in zip(stdlib_rounds, rounds, strict=True)
+        )
+        stdlib_ratio = stdlib_ratios[len(stdlib_ratios) // 2]
+        print(
+            f"against the bare handler parsing with the standard library's json (as request.json() does): "
+            f"{stdlib_result['rps']:.0f} req/s, {stdlib_result['cpu_us']:.0f} us CPU per request; "
+            f"ratio bot/bare {stdlib_ratio:.2f} median of rounds"
+        )
+        SUMMARY.append(f"quiet, against a bare handler on the standard library's json: {stdlib_ratio:.2f}")
     print(f"activities the bot counted as messages: {handled:.0f} for {bot_result['requests']} requests")
     failed = bot_result["errors"] > 0 or handled < bot_result["requests"] * 0.99
     if failed:
@@ -894,6 +920,13 @@ async def run(options: argparse.Namespace) -> int:
     bot = await asyncio.create_subprocess_exec(*pinned(bot_command, 0), cwd=ROOT, env=environment)
     bare_command = [sys.executable, str(ROOT / "bench" / "bare_handler.py"), "--port", str(bare_port)]
     bare = await asyncio.create_subprocess_exec(*pinned(bare_command, 0), cwd=ROOT)
+    bare_stdlib: asyncio.subprocess.Process | None = None
+    bare_stdlib_port = 0
+    if "quiet" in phases:
+        bare_stdlib_port = free_port()
+        bare_stdlib = await asyncio.create_subprocess_exec(
+            *pinned([*bare_command[:2], "--port", str(bare_stdlib_port), "--parser", "json"], 0), cwd=ROOT
+        )
     floor: asyncio.subprocess.Process | None = None
     floor_port = 0
     if "nudge" in phases and use_services and not options.no_floor:
@@ -929,12 +962,25 @@ async def run(options: argparse.Namespace) -> int:
         await wait_until_up(bare_port, bare, "bare handler")
         if floor is not None:
             await wait_until_up(floor_port, floor, "nudge floor")
+        if bare_stdlib is not None:
+            await wait_until_up(bare_stdlib_port, bare_stdlib, "bare handler (json)")
         print(f"bot pid {bot.pid}, bare handler pid {bare.pid}", file=sys.stderr)
         handler_name = (
             "bot.service.build_services (app.py)" if use_services else "a handler that does nothing"
         )
         if "quiet" in phases:
-            failed |= await quiet_phase(bot, bare, bot_port, bare_port, openid, options, wrk, handler_name)
+            failed |= await quiet_phase(
+                bot,
+                bare,
+                bot_port,
+                bare_port,
+                openid,
+                options,
+                wrk,
+                handler_name,
+                bare_stdlib,
+                bare_stdlib_port,
+            )
         if "nudge" in phases:
             assert watch is not None
             if not use_services:
@@ -958,7 +1004,10 @@ async def run(options: argparse.Namespace) -> int:
                 )
     finally:
         # the bot first: it sends what is still queued when it stops, so the connector must be up
-        for group in ((bot, bare, *([floor] if floor else [])), helpers):
+        for group in (
+            (bot, bare, *([floor] if floor else []), *([bare_stdlib] if bare_stdlib else [])),
+            helpers,
+        ):
             for process in group:
                 if process.returncode is None:
                     process.terminate()
