@@ -222,6 +222,13 @@ class NudgeService:
             message.conversation.conversation_id, message.activity_id
         )
         fired = {f.rule_id for f in findings}
+        # Each edit has its own timestamp: claimed with the reservation, so that an edit Teams
+        # delivers to two replicas (or twice) gets one new nudge (withdrawing is once already).
+        once_key = (
+            f"nudge:{message.conversation.conversation_id}:{message.activity_id}:edit:{message.timestamp}"
+            if message.timestamp
+            else None
+        )
         if previous is not None and previous.withdrawn_at is None:
             if not fired & set(previous.rule_ids) and await self._state.mark_withdrawn(previous.nudge_id):
                 withdrawal = await self._withdrawal(
@@ -229,13 +236,16 @@ class NudgeService:
                 )
                 new = [f for f in findings if f.rule_id not in previous.rule_ids]
                 if new:
-                    return [*withdrawal, *await self._nudge(message, new, rule_set, user_key, edit=True)]
+                    return [
+                        *withdrawal,
+                        *await self._nudge(message, new, rule_set, user_key, edit=True, once_key=once_key),
+                    ]
                 return withdrawal
             # still (partly) the same problem: one nudge is enough; only new rules are worth a word
             findings = [f for f in findings if f.rule_id not in previous.rule_ids]
         if not findings:
             return []
-        return await self._nudge(message, findings, rule_set, user_key, edit=True)
+        return await self._nudge(message, findings, rule_set, user_key, edit=True, once_key=once_key)
 
     async def _withdrawal(
         self, message: IncomingMessage, sent_activity_id: str | None, delivered_via: str

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+import app as app_module
+from bot.settings import load_settings
 from cards import verbs
 from tests.e2e.conftest import (
     ALICE,
@@ -17,6 +22,7 @@ from tests.e2e.conftest import (
     card_text,
     count_rows,
     query,
+    stack_settings,
     start_stack,
     stop_stack,
     wait_for_rows,
@@ -339,3 +345,46 @@ async def test_an_install_announced_twice_gets_one_welcome(stack: Stack) -> None
     await stack.connector.wait_for(lambda _r: len(stack.cards_to()) >= 1)
     await stack.settle(0.5)
     assert len(stack.cards_to()) == 1
+
+
+async def test_an_edit_delivered_to_two_replicas_at_once_gets_one_new_nudge(
+    tmp_path: Path, test_ca: TestCA
+) -> None:
+    """Two replicas on one database handle the same edit: the new problem is nudged once.
+
+    The daily caps are raised, so that only the edit's handled-once claim can stop a second nudge.
+    """
+    caps = {"NUDGE_PER_RULE_DAILY_CAP": "5", "NUDGE_DAILY_CAP": "10"}
+    stack = await start_stack(tmp_path, test_ca, **caps)
+    values = stack_settings(tmp_path, stack.openid, stack.entra, stack.graph, **caps)
+    other = web.AppRunner(await app_module.build_app(load_settings(**values)), access_log=None)
+    await other.setup()
+    await web.TCPSite(other, "127.0.0.1", 0).start()
+    other_url = f"http://127.0.0.1:{other.addresses[0][1]}"
+    try:
+        message_id = stack.next_id()
+        await stack.post(stack.activity(CLEAN, activity_id=message_id))
+        await stack.settle()
+        edit = stack.activity(
+            CLEAN + PHONE,
+            activity_id=message_id,
+            activity_type="messageUpdate",
+            timestamp="2026-11-25T01:05:00Z",
+        )
+        edit["channelData"]["eventType"] = "editMessage"
+        token = stack.openid.authorization(service_url=stack.connector.service_url)
+        headers = {"Authorization": token, "Content-Type": "application/json"}
+
+        async def post_to(url: str) -> int:
+            async with stack.session.post(
+                f"{url}/api/messages", data=json.dumps(edit), headers=headers
+            ) as answer:
+                return answer.status
+
+        assert await asyncio.gather(post_to(stack.url), post_to(other_url)) == [200, 200]
+        await stack.connector.wait_for(lambda _r: len(stack.cards_to()) >= 1)
+        await stack.settle(0.5)
+        assert len(stack.cards_to()) == 1
+    finally:
+        await other.cleanup()
+        await stop_stack(stack)
