@@ -1060,6 +1060,9 @@ def main() -> int:
         return 0
     if arguments.profile:
         arguments.profile = str(Path(arguments.profile).resolve())  # the bot runs in ROOT
+    if pinned([], 1) and hasattr(os, "sched_setaffinity"):
+        # this process runs the stand-ins and polls the connector sink: keep it off the servers' CPU
+        os.sched_setaffinity(0, {1})
     return asyncio.run(run(arguments))
 
 
