@@ -27,7 +27,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-SENDERS = 16  # as the bot's OUTBOUND_CONCURRENCY default
 QUEUE_SIZE = 100_000  # as the bench gives the bot
 
 
@@ -50,19 +49,20 @@ async def messages_stdlib(request: web.Request) -> web.Response:
 
 def forwarding_app(service_url: str, template: dict[str, Any]) -> web.Application:
     """The nudge floor: parse, answer 200, and queue one targeted POST to the connector."""
-    from urllib.parse import quote
-
+    from bot.settings import Settings
+    from bot.teams.outbound.connector import conversation_path
     from bot.teams.outbound.http import make_connector_http
+
+    senders = Settings.model_fields["outbound_concurrency"].default  # as many as the bot has
 
     queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE_SIZE)
     headers = {"Authorization": "Bearer floor", "Content-Type": "application/json; charset=utf-8"}
-    base = service_url.rstrip("/")
 
     async def forward(request: web.Request) -> web.Response:
         activity = orjson.loads(await request.read())
         conversation_id = activity["conversation"]["id"]
         body = orjson.dumps({**template, "recipient": {"id": activity["from"]["id"]}})
-        url = f"{base}/v3/conversations/{quote(conversation_id, safe='')}/activities?isTargetedActivity=true"
+        url = f"{conversation_path(service_url, conversation_id)}/activities?isTargetedActivity=true"
         queue.put_nowait((url, body))
         return web.Response(status=200)
 
@@ -75,7 +75,7 @@ def forwarding_app(service_url: str, template: dict[str, Any]) -> web.Applicatio
 
     async def lifetime(app: web.Application) -> Any:
         http = make_connector_http()
-        workers = [asyncio.create_task(sender(http)) for _ in range(SENDERS)]
+        workers = [asyncio.create_task(sender(http)) for _ in range(senders)]
         yield
         for worker in workers:
             worker.cancel()

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -350,12 +350,18 @@ def services_exist() -> bool:
     return (ROOT / "bot" / "service.py").exists()
 
 
+async def http_get(port: int, path: str) -> bytes:
+    """The body of a plain-HTTP GET to a loopback port (one connection, closed after)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    answer = await reader.read()
+    writer.close()
+    return answer.split(b"\r\n\r\n", 1)[1]
+
+
 async def read_metrics(port: int) -> dict[str, float]:
     """Every sample of the bot's /metrics, keyed as exposed (e.g. ``nudges_total{rule="x"}``)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    text = (await reader.read()).decode()
-    writer.close()
+    text = (await http_get(port, "/metrics")).decode()
     samples: dict[str, float] = {}
     for line in text.splitlines():
         key, _, value = line.rpartition(" ")
@@ -381,27 +387,40 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_per_request(before: float | None, after: float | None, requests: int) -> float | None:
+    """Microseconds of server CPU per request between two ``cpu_seconds`` readings."""
+    if before is None or after is None or not requests:
+        return None
+    return (after - before) / requests * 1e6
+
+
+def us(cpu_us: float | None) -> str:
+    """A CPU figure for printing ("n/a" where /proc is missing)."""
+    return "n/a" if cpu_us is None else f"{cpu_us:.0f}"
+
+
+def median(values: Iterable[float]) -> float:
+    """The middle value (of an odd count; the upper middle of an even one): robust to one bad round."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
 async def measured(pid: int, run_load: Any) -> dict[str, Any]:
     """A load run's result plus the server's CPU time per request (insensitive to other load)."""
     before = cpu_seconds(pid)
     result: dict[str, Any] = await run_load
-    after = cpu_seconds(pid)
-    result["cpu_us"] = (
-        (after - before) / result["requests"] * 1e6 if before is not None and after is not None else None
-    )
+    result["cpu_us"] = cpu_per_request(before, cpu_seconds(pid), result["requests"])
     return result
 
 
 def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Several rounds as one: total requests over total time; median p50/p99; summed errors."""
-    p50 = sorted(result["p50_ms"] for result in results)
-    p99 = sorted(result["p99_ms"] for result in results)
     requests = sum(result["requests"] for result in results)
     return {
         "requests": requests,
         "rps": requests / sum(result["seconds"] for result in results),
-        "p50_ms": p50[len(p50) // 2],
-        "p99_ms": p99[len(p99) // 2],
+        "p50_ms": median(result["p50_ms"] for result in results),
+        "p99_ms": median(result["p99_ms"] for result in results),
         "errors": sum(result["errors"] for result in results),
         "tool": results[0]["tool"],
         "cpu_us": (
@@ -413,7 +432,7 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class ConnectorWatch:
-    """Counts the deliveries the connector sink answered (``bench/connector_sink.py``), polling it."""
+    """Counts the deliveries the connector sink answered (``bench/connector_sink.py``), read on demand."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
@@ -421,10 +440,9 @@ class ConnectorWatch:
         self.other_calls = 0  # anything else (fallbacks to 1:1 chats, refusals...)
         self.last_delivery_at = 0.0
         self._counts_port = 0
-        self._task: asyncio.Task[None] | None = None
 
     async def service_url(self) -> str:
-        """The serviceUrl the sink printed on start; then start polling its counts."""
+        """The serviceUrl the sink printed on start (and where it tells its counts)."""
         assert self.process.stdout is not None
         lines = [
             (await asyncio.wait_for(self.process.stdout.readline(), 60)).decode().strip() for _ in range(2)
@@ -433,16 +451,11 @@ class ConnectorWatch:
             raise SystemExit(f"the connector sink did not print its addresses (got {lines!r})")
         self._counts_port = int(lines[1].rsplit(":", 1)[1].split("/", 1)[0])
         await self.refresh()
-        self._task = asyncio.create_task(self._poll())
         return lines[0].removeprefix("serviceUrl=")
 
     async def refresh(self) -> None:
         """Read the sink's counts now."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self._counts_port)
-        writer.write(b"GET /counts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        answer = await reader.read()
-        writer.close()
-        counts = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        counts = json.loads(await http_get(self._counts_port, "/counts"))
         self.delivered, self.other_calls = counts["delivered"], counts["other"]
         self.last_delivery_at = counts["last_delivery_at"]
 
@@ -452,19 +465,12 @@ class ConnectorWatch:
             await asyncio.sleep(seconds - idle)
             await self.refresh()
 
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(0.02)
-            try:
-                await self.refresh()
-            except (OSError, ValueError, KeyError, IndexError):
-                return
-
     async def drain(self, expected: Callable[[], Awaitable[float]]) -> float:
         """Wait until ``await expected()`` deliveries arrived (or none for DRAIN_IDLE_S); seconds to the last."""
         started = time.monotonic()
         target = await expected()
         while True:
+            await self.refresh()
             if self.delivered >= target:
                 target = await expected()  # the bot may still be handling the last requests
                 if self.delivered >= target:
@@ -521,8 +527,7 @@ async def quiet_phase(
         combine([second for _, second in rounds]),
     )
     overall_ratio = bot_result["rps"] / bare_result["rps"]
-    round_ratios = sorted(second["rps"] / first["rps"] for first, second in rounds)
-    ratio = round_ratios[len(round_ratios) // 2]  # the median round: robust to one disturbed round
+    ratio = median(second["rps"] / first["rps"] for first, second in rounds)
     print()
     print(
         f"POST /api/messages, {connections} connections, {repeats} alternating rounds of {seconds:g} s each, "
@@ -546,13 +551,12 @@ async def quiet_phase(
         )
     if stdlib_rounds:
         stdlib_result = combine(stdlib_rounds)
-        stdlib_ratios = sorted(
+        stdlib_ratio = median(
             bot["rps"] / s["rps"] for s, (_, bot) in zip(stdlib_rounds, rounds, strict=True)
         )
-        stdlib_ratio = stdlib_ratios[len(stdlib_ratios) // 2]
         print(
             f"against the bare handler parsing with the standard library's json (as request.json() does): "
-            f"{stdlib_result['rps']:.0f} req/s, {stdlib_result['cpu_us']:.0f} us CPU per request; "
+            f"{stdlib_result['rps']:.0f} req/s, {us(stdlib_result['cpu_us'])} us CPU per request; "
             f"ratio bot/bare {stdlib_ratio:.2f} median of rounds"
         )
         SUMMARY.append(f"quiet, against a bare handler on the standard library's json: {stdlib_ratio:.2f}")
@@ -571,7 +575,7 @@ def print_table(bare_result: dict[str, Any], bot_result: dict[str, Any], bot_nam
     """The req/s, latency, errors and CPU table of one phase."""
     print(f"{'':14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'server CPU us/req':>19}")
     for name, result in (("bare handler", bare_result), (bot_name, bot_result)):
-        cpu = f"{result['cpu_us']:.0f}" if result["cpu_us"] is not None else "n/a"
+        cpu = us(result["cpu_us"])
         print(
             f"{name:14}{result['rps']:>10.0f}{result['p50_ms']:>10.2f}{result['p99_ms']:>10.2f}"
             f"{result['errors']:>8}{cpu:>19}"
@@ -581,6 +585,35 @@ def print_table(bare_result: dict[str, Any], bot_result: dict[str, Any], bot_nam
 def metric_sum(samples: dict[str, float], name: str) -> float:
     """The sum of a metric's samples over all label values."""
     return sum(value for key, value in samples.items() if key == name or key.startswith(name + "{"))
+
+
+async def delivery_round(
+    pid: int,
+    watch: ConnectorWatch,
+    load: Callable[[], Awaitable[dict[str, Any]]],
+    expected: Callable[[int, dict[str, Any]], Awaitable[float]],
+    settle: Callable[[int], Awaitable[None]],
+) -> dict[str, Any]:
+    """One load run on a server that answers each message with a delivery to the sink, then the
+    wait until those deliveries are in; the drain counts in the CPU and in the delivered rate.
+
+    ``expected(delivered_before, result)``: the sink's count once every message got its
+    delivery; ``settle(delivered)``: what else to wait for once they are in.
+    """
+    await watch.refresh()
+    delivered_before = watch.delivered
+    cpu_before = cpu_seconds(pid)
+    result = await load()
+    await watch.refresh()
+    result["delivered_during"] = watch.delivered - delivered_before
+    result["drain_s"] = await watch.drain(lambda: expected(delivered_before, result))
+    await watch.refresh()
+    await settle(watch.delivered - delivered_before)
+    result["cpu_us"] = cpu_per_request(cpu_before, cpu_seconds(pid), result["requests"])
+    await watch.refresh()
+    result["delivered"] = watch.delivered - delivered_before
+    result["e2e_rps"] = result["delivered"] / (result["seconds"] + result["drain_s"])
+    return result
 
 
 async def nudge_round(
@@ -596,32 +629,31 @@ async def nudge_round(
 ) -> dict[str, Any]:
     """One load run on the bot with nudging messages, then the wait until the send queue is drained."""
     metrics_before = await read_metrics(bot_port)
-    await watch.refresh()
-    delivered_before = watch.delivered
-    cpu_before = cpu_seconds(bot.pid)
-    result = await drive(url, body, authorization, seconds, connections, wrk)
-    await watch.refresh()
-    result["delivered_during"] = watch.delivered - delivered_before
     handled_key = 'activities_total{type="message"}'
 
-    async def expected() -> float:
-        """The connector's count once every message handled in this round got its nudge."""
+    async def expected(delivered_before: int, _result: dict[str, Any]) -> float:
+        """The sink's count once every message handled in this round got its nudge."""
         samples = await read_metrics(bot_port)
         return delivered_before + samples.get(handled_key, 0.0) - metrics_before.get(handled_key, 0.0)
 
-    result["drain_s"] = await watch.drain(expected)
-    await watch.refresh()
-    result["delivered"] = watch.delivered - delivered_before
-    # The connector logs a delivery before the bot has finished with it (the sent-nudge record,
-    # nudges_total): wait for that too, so that the counts agree and its CPU is in the figure.
-    settle_until = time.monotonic() + 2.0
-    while True:
-        metrics_after = await read_metrics(bot_port)
-        nudged = metric_sum(metrics_after, "nudges_total") - metric_sum(metrics_before, "nudges_total")
-        if nudged >= result["delivered"] or time.monotonic() > settle_until:
-            break
-        await asyncio.sleep(0.02)
-    cpu_after = cpu_seconds(bot.pid)
+    async def bookkept(delivered: int) -> None:
+        # The sink counts a delivery before the bot has finished with it (the sent-nudge record,
+        # nudges_total): wait for that too, so that the counts agree and its CPU is in the figure.
+        settle_until = time.monotonic() + 2.0
+        while time.monotonic() < settle_until:
+            samples = await read_metrics(bot_port)
+            if metric_sum(samples, "nudges_total") - metric_sum(metrics_before, "nudges_total") >= delivered:
+                return
+            await asyncio.sleep(0.02)
+
+    result = await delivery_round(
+        bot.pid,
+        watch,
+        lambda: drive(url, body, authorization, seconds, connections, wrk),
+        expected,
+        bookkept,
+    )
+    metrics_after = await read_metrics(bot_port)
     for key, name in (
         ("handled", handled_key),
         ("nudges", "nudges_total"),
@@ -630,36 +662,22 @@ async def nudge_round(
         ("dropped", "outgoing_rejected_total"),
     ):
         result[key] = round(metric_sum(metrics_after, name) - metric_sum(metrics_before, name))
-    result["e2e_rps"] = result["delivered"] / (result["seconds"] + result["drain_s"])
-    # CPU of the run and of the drain, per request: what one nudged message costs the bot
-    result["cpu_us"] = (
-        (cpu_after - cpu_before) / result["requests"] * 1e6
-        if cpu_before is not None and cpu_after is not None and result["requests"]
-        else None
-    )
     return result
 
 
 def floor_activity() -> dict[str, Any]:
-    """The targeted activity the nudge floor posts: the bot's real nudge card for NUDGE_TEXT."""
+    """The targeted activity the nudge floor posts: the bot's real nudge card for NUDGE_TEXT
+    (as the bot words it with the settings the bench gives it: no how-to portal links)."""
+    from bot.services.nudges import nudge_item
     from bot.teams.outbound.activities import ADAPTIVE_CARD_CONTENT_TYPE
-    from cards.nudge import NudgeItem, NudgeView, nudge_card
+    from cards.nudge import NudgeView, nudge_card
     from policy_rules.engine import load_rule_set
     from policy_rules.model import MessageInput
 
     rules = load_rule_set()
     message = MessageInput(text=NUDGE_TEXT, conversation_type="channel", is_reply=False, attachments=())
     finding = next(f for f in rules.evaluate(message) if f.rule_id == NUDGE_RULE)
-    rule = rules.rule(NUDGE_RULE)
-    wording = rule.render_nudge(finding)
-    item = NudgeItem(
-        rule_id=rule.id,
-        title=wording["title"],
-        why=wording["body"],
-        policy_section=rule.policy_section,
-        suggestion=wording["suggestion"],
-        quote=finding.quote,
-    )
+    item = nudge_item(rules.rule(NUDGE_RULE), finding, howto_urls={})
     card = nudge_card(NudgeView(nudge_id="0" * 20, items=(item,)))
     return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "content": card}]}
 
@@ -675,29 +693,21 @@ async def floor_round(
     wrk: str | None,
 ) -> dict[str, Any]:
     """One load run on the nudge floor, then the wait until every answered message was forwarded."""
-    await watch.refresh()
-    delivered_before = watch.delivered
-    cpu_before = cpu_seconds(floor.pid)
-    result = await drive(url, body, authorization, seconds, connections, wrk)
-    await watch.refresh()
-    result["delivered_during"] = watch.delivered - delivered_before
 
-    async def expected() -> float:
+    async def expected(delivered_before: int, result: dict[str, Any]) -> float:
         return float(delivered_before + result["requests"])
 
-    result["drain_s"] = await watch.drain(expected)
-    # a request the load generator gave up on at its end may still be forwarded: count it here
-    await watch.quiet_for(0.3)
-    cpu_after = cpu_seconds(floor.pid)
-    await watch.refresh()
-    result["delivered"] = watch.delivered - delivered_before
-    result["e2e_rps"] = result["delivered"] / (result["seconds"] + result["drain_s"])
-    result["cpu_us"] = (
-        (cpu_after - cpu_before) / result["requests"] * 1e6
-        if cpu_before is not None and cpu_after is not None and result["requests"]
-        else None
+    async def stragglers(_delivered: int) -> None:
+        # a request the load generator gave up on at its end may still be forwarded: count it here
+        await watch.quiet_for(0.3)
+
+    return await delivery_round(
+        floor.pid,
+        watch,
+        lambda: drive(url, body, authorization, seconds, connections, wrk),
+        expected,
+        stragglers,
     )
-    return result
 
 
 async def nudge_phase(
@@ -761,8 +771,7 @@ async def nudge_phase(
     run_s = sum(r["seconds"] for r in bots)
     drain_s = sum(r["drain_s"] for r in bots)
     e2e_rps = totals["delivered"] / (run_s + drain_s)
-    round_ratios = sorted(second["e2e_rps"] / first["rps"] for first, second in rounds)
-    ratio = round_ratios[len(round_ratios) // 2]
+    ratio = median(second["e2e_rps"] / first["rps"] for first, second in rounds)
     inbound_ratio = bot_result["rps"] / bare_result["rps"]
     print()
     print(
@@ -810,21 +819,20 @@ async def nudge_phase(
         f"inbound req/s only: {inbound_ratio:.2f}"
     )
     if floor_rounds:
+        floor_result = combine(floor_rounds)
         floor_delivered = sum(r["delivered"] for r in floor_rounds)
-        floor_requests = sum(r["requests"] for r in floor_rounds)
         floor_e2e = floor_delivered / sum(r["seconds"] + r["drain_s"] for r in floor_rounds)
-        floor_ratios = sorted(f["e2e_rps"] / b["rps"] for f, (b, _) in zip(floor_rounds, rounds, strict=True))
-        floor_ratio = floor_ratios[len(floor_ratios) // 2]
-        floor_cpu = sum(r["cpu_us"] * r["requests"] for r in floor_rounds) / floor_requests
+        floor_ratio = median(f["e2e_rps"] / b["rps"] for f, (b, _) in zip(floor_rounds, rounds, strict=True))
         print(
             f"nudge floor (bench/bare_handler.py --forward-to: parse, answer, one targeted HTTPS POST through "
             f"the bot's keep-alive client; no rules, card, database or statistics): {floor_e2e:.0f} delivered/s, "
-            f"{floor_cpu:.0f} us CPU per message, {floor_delivered} of {floor_requests} delivered; "
-            f"ratio to bare {floor_ratio:.2f} (median of rounds); bot / floor {ratio / floor_ratio:.2f}"
+            f"{us(floor_result['cpu_us'])} us CPU per message, {floor_delivered} of "
+            f"{floor_result['requests']} delivered; ratio to bare {floor_ratio:.2f} (median of rounds); "
+            f"bot / floor {ratio / floor_ratio:.2f}"
         )
         SUMMARY.append(
-            f"nudge floor: delivered/bare {floor_ratio:.2f} ({floor_cpu:.0f} us per message); "
-            f"the bot reaches {ratio / floor_ratio:.2f} of it ({bot_result['cpu_us']:.0f} us per nudge)"
+            f"nudge floor: delivered/bare {floor_ratio:.2f} ({us(floor_result['cpu_us'])} us per message); "
+            f"the bot reaches {ratio / floor_ratio:.2f} of it ({us(bot_result['cpu_us'])} us per nudge)"
         )
     missing = totals["handled"] - totals["delivered"]
     complete = missing == 0 and totals["handled"] >= totals["requests"] and bot_result["errors"] == 0

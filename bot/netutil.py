@@ -43,9 +43,14 @@ def is_loopback_authority(authority: str | None) -> bool:
         host, _, port = text.partition(":")
         if port and not _is_port(port):
             return False
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    return is_loopback(host)
+    return is_loopback_host(host)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost (with or without the root's dot) and loopback IP literals ([::1] too)."""
+    if not host:
+        return False
+    return host.lower().rstrip(".") == "localhost" or is_loopback(host.strip("[]"))
 
 
 def _is_port(text: str) -> bool:

@@ -53,6 +53,7 @@ def test_objects_hold_what_the_dataclass_would_hold(
     expected = _reference(cls)(*args, **kwargs)
     assert dataclasses.astuple(built) == dataclasses.astuple(expected)
     assert built == cls(*args, **kwargs)
+    assert built == cls(**{f.name: getattr(expected, f.name) for f in dataclasses.fields(cls)})
     assert repr(built).split("(", 1)[1] == repr(expected).split("(", 1)[1]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -41,7 +41,7 @@ from cards import (
     settings_card,
     verbs,
 )
-from policy_rules import Finding, MessageInput, RuleSet
+from policy_rules import Finding, MessageInput, Rule, RuleSet
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,23 @@ def _topic_key(topic: str | None, rule_id: str) -> str | None:
             if topic in (howto.key, howto.title) or howto.title.startswith(topic):
                 return howto.key
     return DEFAULT_RULE_HOWTO.get(rule_id)
+
+
+def nudge_item(rule: Rule, finding: Finding, howto_urls: Mapping[str, str]) -> NudgeItem:
+    """One finding as the nudge card words it: the rule's YAML texts and its how-to link."""
+    wording = rule.render_nudge(finding)
+    key = _topic_key(rule.howto_topic, rule.id)
+    howto = next((t for t in HOWTO_TOPICS if t.key == key), None)
+    return NudgeItem(
+        rule_id=rule.id,
+        title=wording["title"],
+        why=wording["body"],
+        policy_section=rule.policy_section,
+        suggestion=wording["suggestion"],
+        quote=finding.quote or None,
+        howto_title=howto.title if howto else None,
+        howto_url=howto_urls.get(key) if key else None,
+    )
 
 
 def _is_greeting_only(text: str, findings: Sequence[Finding]) -> bool:
@@ -309,24 +326,10 @@ class NudgeService:
         nudge_id = hashlib.sha256(f"{conversation_id}|{message.activity_id}{suffix}".encode()).hexdigest()[
             :20
         ]
-        items = []
-        for rule in rules:
-            finding = next(f for f in findings if f.rule_id == rule.id)
-            wording = rule.render_nudge(finding)
-            key = _topic_key(rule.howto_topic, rule.id)
-            howto = next((t for t in HOWTO_TOPICS if t.key == key), None)
-            items.append(
-                NudgeItem(
-                    rule_id=rule.id,
-                    title=wording["title"],
-                    why=wording["body"],
-                    policy_section=rule.policy_section,
-                    suggestion=wording["suggestion"],
-                    quote=finding.quote or None,
-                    howto_title=howto.title if howto else None,
-                    howto_url=self._config.howto_urls.get(key) if key else None,
-                )
-            )
+        items = [
+            nudge_item(rule, next(f for f in findings if f.rule_id == rule.id), self._config.howto_urls)
+            for rule in rules
+        ]
         card = nudge_card(NudgeView(nudge_id=nudge_id, items=tuple(items)))
         if len(self._pending) >= MAX_PENDING_NUDGES:
             self._pending.popitem(last=False)

@@ -43,7 +43,8 @@ class RecorderSink:
         departments = self._departments
         if departments is None:
             return None
-        known = departments.cached(person.aad_object_id)  # the usual case: no await, no task
+        # the usual case, a cached department, without making resolve()'s coroutine per message
+        known = departments.cached(person.aad_object_id)
         if known is not None:
             return known
         return await departments.resolve(person.aad_object_id)

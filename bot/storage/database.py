@@ -23,7 +23,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -33,7 +33,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.storage.errors import UnsupportedDatabase
 from bot.storage.ports import (
@@ -285,10 +285,9 @@ class Database:
             # flush at commit: a SET LOCAL in each transaction cost a round trip per write. They
             # run on the message path (a nudge's reservation), so the pool holds enough idle
             # connections for a burst (an overflow connection is closed on return, and opening
-            # one costs more than the write) and does not ping each one before use: after a
-            # database restart the first write on a dead connection fails (the caller handles
-            # that as any failed write: no nudge for that message, the statistics retry) and
-            # the pool replaces all its connections.
+            # one costs more than the write) and does not ping each one before use: a write that
+            # meets a connection dead since a database restart runs once more
+            # (_on_relaxed_connection).
             self._relaxed_engine = create_async_engine(
                 url,
                 echo=echo,
@@ -354,8 +353,9 @@ class Database:
         """
         self._check_open()
         if self._relaxed_engine is not None:
-            async with self._relaxed_engine.begin() as conn:
-                return await conn.run_sync(fn, *args, **kwargs)
+            return await self._on_relaxed_connection(
+                lambda conn: conn.run_sync(fn, *args, **kwargs), transaction=True
+            )
         assert self._writer is not None
         result: T = await self._writer.submit(fn, args, kwargs, durable=False)
         return result
@@ -368,10 +368,34 @@ class Database:
         self._check_open()
         if self._relaxed_engine is None:
             raise UnsupportedDatabase("call_relaxed is for PostgreSQL")
-        async with self._relaxed_engine.connect() as conn:
+
+        async def call(conn: AsyncConnection) -> Any:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            result = await conn.execute(statement, parameters)
-            return result.scalar()
+            return (await conn.execute(statement, parameters)).scalar()
+
+        return await self._on_relaxed_connection(call, transaction=False)
+
+    async def _on_relaxed_connection(
+        self, work: Callable[[AsyncConnection], Awaitable[T]], *, transaction: bool
+    ) -> T:
+        """Run ``work`` on a connection of the relaxed pool (in a transaction, or autocommit).
+
+        That pool does not ping a connection before use: one that died with the database
+        (a restart) fails at its first statement, before anything was done, and the pool then
+        replaces them all; the work runs once more on a fresh connection.
+        """
+        assert self._relaxed_engine is not None
+        for attempt in (1, 2):
+            try:
+                if transaction:
+                    async with self._relaxed_engine.begin() as conn:
+                        return await work(conn)
+                async with self._relaxed_engine.connect() as conn:
+                    return await work(conn)
+            except sa.exc.DBAPIError as error:
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     async def read(
         self, fn: Callable[Concatenate[sa.Connection, P], T], /, *args: P.args, **kwargs: P.kwargs

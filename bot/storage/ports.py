@@ -489,14 +489,11 @@ class Nominations(Protocol):
         """Replace the nominees until the deadline (audited)."""
         ...
 
-    async def withdraw(self, submission_id: str, *, by: str, now: datetime | None = None) -> Submission:
-        """Withdraw a submission until the deadline (audited; idempotent)."""
-        ...
-
     async def withdraw_many(
         self, submission_ids: Sequence[str], *, by: str, now: datetime | None = None
     ) -> list[Submission]:
-        """Withdraw several submissions in one transaction, as ``withdraw`` does each: all or none.
+        """Withdraw submissions until the deadline in one transaction, all or none (audited;
+        withdrawing a withdrawn one changes nothing).
 
         Returns them in the given order; ``CampaignClosed`` or ``NotFound`` leaves every one as it was.
         """

@@ -176,15 +176,13 @@ def conversation_ref(activity: dict[str, Any]) -> ConversationRef:
     else:
         kind = "personal"
     _, _, thread_root = conversation_id.partition(";messageid=")
-    tenant = channel_data.get("tenant")
-    tenant = _opt_str(tenant.get("id")) if isinstance(tenant, dict) else None
     recipient = activity.get("recipient")
     bot_id = recipient.get("id") if isinstance(recipient, dict) else None
     return ConversationRef(
         conversation_id=conversation_id,
         kind=kind,
         service_url=service_url,
-        tenant_id=tenant or _opt_str(conversation.get("tenantId")),
+        tenant_id=tenant_id(activity),
         bot_id=bot_id if isinstance(bot_id, str) else "",
         team_id=_opt_str(team.get("id")),
         channel_id=channel_id,

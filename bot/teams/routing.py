@@ -63,19 +63,16 @@ class ActivityRouter:
         self._handler = handler
         self._sender = sender
         self._metrics = metrics
-        self._routes: list[tuple[Selector, Route]] = [
-            (is_edit, self._on_edit),
-            (is_message, self._on_message),
-            (is_install, self._on_install),
-            (is_card_action, self._on_card_action),
-        ]
-        # the same pairs, looked up by activity type first (each selector tests the type anyway)
+        edit = (is_edit, self._on_edit)
+        install = (is_install, self._on_install)
+        # (selector, route) pairs looked up by activity type first; the first selector that
+        # matches wins (each selector tests the type anyway)
         self._by_type: dict[str, list[tuple[Selector, Route]]] = {
-            convert.MESSAGE: self._routes[:2],
-            convert.MESSAGE_UPDATE: self._routes[:1],
-            convert.INSTALLATION_UPDATE: self._routes[2:3],
-            convert.CONVERSATION_UPDATE: self._routes[2:3],
-            convert.INVOKE: self._routes[3:],
+            convert.MESSAGE: [edit, (is_message, self._on_message)],
+            convert.MESSAGE_UPDATE: [edit],
+            convert.INSTALLATION_UPDATE: [install],
+            convert.CONVERSATION_UPDATE: [install],
+            convert.INVOKE: [(is_card_action, self._on_card_action)],
         }
 
     async def route(self, activity: Activity) -> InvokeBody | None:

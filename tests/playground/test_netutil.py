@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.netutil import is_loopback, is_loopback_authority
+from bot.netutil import is_loopback, is_loopback_authority, is_loopback_host
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,21 @@ def test_is_loopback(remote: str | None, expected: bool) -> None:
 )
 def test_is_loopback_authority(authority: str | None, expected: bool) -> None:
     assert is_loopback_authority(authority) is expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("127.0.0.1", True),
+        ("[::1]", True),
+        ("::1", True),
+        ("localhost.evil.example", False),
+        ("10.0.0.7", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_loopback_host(host: str | None, expected: bool) -> None:
+    assert is_loopback_host(host) is expected

@@ -151,8 +151,15 @@ def test_short_titles_name_every_loaded_rule(tmp_path: Path, extra_line: str, sh
     assert len(titles) == 7
 
 
-@pytest.mark.parametrize("value", ['""', "二十五文字を超える長すぎる短い名前はダッシュボードに収まりません"])
-def test_a_bad_short_title_is_reported_with_its_line(tmp_path: Path, value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('""', "空にはできません"),
+        ("二十五文字を超える長すぎる短い名前はダッシュボードに収まりません", "長すぎます（24 文字まで）"),
+    ],
+    ids=["empty", "too long"],
+)
+def test_a_bad_short_title_is_reported_with_its_line(tmp_path: Path, value: str, message: str) -> None:
     text = GOOD_RULE.format(rule_id="custom-rule", phrase="合言葉").replace(
         "    title_ja: テスト\n", f"    title_ja: テスト\n    short_title_ja: {value}\n"
     )
@@ -162,3 +169,4 @@ def test_a_bad_short_title_is_reported_with_its_line(tmp_path: Path, value: str)
     [error] = caught.value.errors
     assert (error.file, error.line, error.field_path) == (str(path), 4, "rules[0].short_title_ja")
     assert error.message_ja in ("空にはできません", "長すぎます（24 文字まで）")
+    assert error.message_ja == message

@@ -14,7 +14,16 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from bot.storage import Application, CampaignClosed, Database, Department, Nominee, NotFound, WgStatus
+from bot.storage import (
+    Application,
+    CampaignClosed,
+    Database,
+    Department,
+    Nominee,
+    NotFound,
+    Submission,
+    WgStatus,
+)
 from bot.storage.migrate import alembic_config, upgrade_on_connection
 from bot.storage.models import applications, metadata, reminder_claims, submissions, submit_actions
 from tests.storage.conftest import PostgresDatabases
@@ -197,6 +206,12 @@ async def test_refused_submissions_among_concurrent_ones_fail_alone(db: Database
     assert len(await replica.nominations.audit_trail(campaign_id)) == 1 + 6  # the campaign, then six submits
 
 
+async def withdraw(db: Database, submission_id: str, *, by: str, now: datetime) -> Submission:
+    """One withdrawal, through the repository's withdraw_many."""
+    [withdrawn] = await db.nominations.withdraw_many([submission_id], by=by, now=now)
+    return withdrawn
+
+
 async def test_edit_withdraw_and_resubmit_are_audited(db: Database) -> None:
     campaign_id = await seed(db)
     sub, _ = await db.nominations.submit(
@@ -204,11 +219,9 @@ async def test_edit_withdraw_and_resubmit_are_audited(db: Database) -> None:
     )
     edited = await db.nominations.edit(sub.id, [BOB], by="aad-somu-2", now=DURING)
     assert (edited.nominees, edited.version, edited.submitted_by) == ((BOB,), 2, "aad-somu-2")
-    withdrawn = await db.nominations.withdraw(sub.id, by=CONTACT, now=DURING)
+    withdrawn = await withdraw(db, sub.id, by=CONTACT, now=DURING)
     assert (withdrawn.status, withdrawn.version) == ("withdrawn", 3)
-    assert (
-        await db.nominations.withdraw(sub.id, by=CONTACT, now=DURING) == withdrawn
-    )  # second click: no change
+    assert await withdraw(db, sub.id, by=CONTACT, now=DURING) == withdrawn  # second click: no change
     assert await db.nominations.list_submissions(campaign_id) == []
     assert len(await db.nominations.list_submissions(campaign_id, include_withdrawn=True)) == 1
     again, created = await db.nominations.submit(
@@ -258,7 +271,7 @@ async def test_a_campaign_not_accepting_changes_stores_nothing(
             campaign_id, "zaisei", "dx-wg", [BOB], by="aad-zaisei", idempotency_key="late", now=now
         ),
         db.nominations.edit(sub.id, [BOB], by=CONTACT, now=now),
-        db.nominations.withdraw(sub.id, by=CONTACT, now=now),
+        withdraw(db, sub.id, by=CONTACT, now=now),
         db.nominations.apply(
             campaign_id,
             "aad-x",
@@ -309,7 +322,7 @@ async def test_editing_an_unknown_submission_is_not_found(db: Database) -> None:
     with pytest.raises(NotFound):
         await db.nominations.edit("missing", [ALICE], by=CONTACT, now=DURING)
     with pytest.raises(NotFound):
-        await db.nominations.withdraw("missing", by=CONTACT, now=DURING)
+        await withdraw(db, "missing", by=CONTACT, now=DURING)
 
 
 async def apply(
@@ -364,7 +377,7 @@ async def test_status_lists_who_submitted_and_who_has_not(db: Database) -> None:
         )
     withdrawn = await db.nominations.find_submission(campaign_id, "jinji", "dx-wg")
     assert withdrawn is not None
-    await db.nominations.withdraw(withdrawn.id, by=CONTACT, now=DURING)
+    await withdraw(db, withdrawn.id, by=CONTACT, now=DURING)
     await apply(db, campaign_id, "app")
     assert await db.nominations.status(campaign_id) == [
         WgStatus("dx-wg", submitted=("somu",), missing=("zaisei", "jinji"), applications=0),
@@ -428,7 +441,7 @@ async def test_the_export_reads_the_active_nominees_and_applications(db: Databas
     gone, _ = await db.nominations.submit(
         campaign_id, "somu", "kouhou-wg", [ALICE], by=CONTACT, idempotency_key="3", now=DURING
     )
-    await db.nominations.withdraw(gone.id, by=CONTACT, now=DURING)
+    await withdraw(db, gone.id, by=CONTACT, now=DURING)
     await apply(db, campaign_id, "app")
     submitted = await db.nominations.list_submissions(campaign_id)
     rows = [

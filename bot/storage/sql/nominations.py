@@ -790,10 +790,6 @@ class SqlNominations(SqlRepository):
             _edit, submission_id, tuple(nominees), by, idempotency_key, now or utcnow()
         )
 
-    async def withdraw(self, submission_id: str, *, by: str, now: datetime | None = None) -> Submission:
-        """Withdraw a submission until the deadline (audited; idempotent)."""
-        return await self._db.write(_withdraw, submission_id, by, now or utcnow())
-
     async def withdraw_many(
         self, submission_ids: Sequence[str], *, by: str, now: datetime | None = None
     ) -> list[Submission]:

@@ -258,14 +258,7 @@ class SqlNudgeState(SqlRepository):
         self._sent: WriteBehind[dict[str, Any]] = WriteBehind(self._write_sent, what="sent-nudge records")
 
     async def _write_sent(self, batch: list[dict[str, Any]]) -> None:
-        try:
-            await self._db.write_relaxed(_record_sent, batch)
-        except sa.exc.DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-            # a pooled connection was dead (the database restarted): the insert is idempotent,
-            # so once more on a fresh connection rather than dropping the batch
-            await self._db.write_relaxed(_record_sent, batch)
+        await self._db.write_relaxed(_record_sent, batch)
 
     async def settle(self) -> None:
         """Store the sent-nudge records still waiting (before reading them, and at shutdown)."""

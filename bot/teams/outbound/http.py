@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.netutil import is_loopback
+from bot.netutil import is_loopback_host
 from bot.teams.outbound.keepalive import KeepAliveHttp
 
 USER_AGENT = "maebashi-teams-bot/0.1"
@@ -54,13 +54,6 @@ def make_connector_http(*, per_origin: int = 32, timeout_s: float = 15.0) -> Kee
     return KeepAliveHttp(
         client_ssl_context(), user_agent=USER_AGENT, per_origin=per_origin, timeout_s=timeout_s
     )
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for localhost and loopback IP literals."""
-    if not host:
-        return False
-    return host.lower() == "localhost" or is_loopback(host.strip("[]"))
 
 
 def is_allowed_service_url(url: str) -> bool:
